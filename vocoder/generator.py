@@ -1,0 +1,190 @@
+"""HiFi-GAN generator (Kong et al., 2020) with the published parameter names.
+
+Frames ``(batch, in_channels, frames)`` -> transposed-convolution upsampling stages, each
+followed by a multi-receptive-field fusion of residual blocks -> waveform
+``(batch, 1, frames * prod(upsample_rates))`` in [-1, 1].
+
+Parameter names match the published checkpoints: ``conv_pre``, ``ups.{i}``,
+``resblocks.{n}.convs1.{m}`` / ``convs2.{m}`` (type 1) or ``convs.{m}`` (type 2),
+``conv_post``, and ``lin_pre`` for feature-input (kNN-VC) vocoders.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils import parametrize
+from torch.nn.utils.parametrizations import weight_norm as _weight_norm
+
+from .config import GeneratorConfig, preset
+
+LRELU_SLOPE = 0.1
+POST_LRELU_SLOPE = 0.01  # the published model's default-slope leaky ReLU before conv_post
+
+
+def _padding(kernel_size: int, dilation: int = 1) -> int:
+    return (kernel_size * dilation - dilation) // 2
+
+
+def _conv(channels: int, kernel_size: int, dilation: int) -> nn.Conv1d:
+    return nn.Conv1d(channels, channels, kernel_size, 1, dilation=dilation,
+                     padding=_padding(kernel_size, dilation))
+
+
+class ResBlock1(nn.Module):
+    """Type-1 block: per dilation, lrelu -> dilated conv -> lrelu -> conv, plus the input."""
+
+    def __init__(self, channels: int, kernel_size: int, dilations: Sequence[int]) -> None:
+        super().__init__()
+        self.convs1 = nn.ModuleList(_conv(channels, kernel_size, d) for d in dilations)
+        self.convs2 = nn.ModuleList(_conv(channels, kernel_size, 1) for _ in dilations)
+
+    def forward(self, x: Tensor) -> Tensor:
+        for c1, c2 in zip(self.convs1, self.convs2):
+            xt = c1(nn.functional.leaky_relu(x, LRELU_SLOPE))
+            x = c2(nn.functional.leaky_relu(xt, LRELU_SLOPE)) + x
+        return x
+
+
+class ResBlock2(nn.Module):
+    """Type-2 block (V3): per dilation, lrelu -> dilated conv, plus the input."""
+
+    def __init__(self, channels: int, kernel_size: int, dilations: Sequence[int]) -> None:
+        super().__init__()
+        self.convs = nn.ModuleList(_conv(channels, kernel_size, d) for d in dilations)
+
+    def forward(self, x: Tensor) -> Tensor:
+        for c in self.convs:
+            x = c(nn.functional.leaky_relu(x, LRELU_SLOPE)) + x
+        return x
+
+
+class HiFiGANGenerator(nn.Module):
+    """HiFi-GAN generator built from a :class:`GeneratorConfig`.
+
+    Built with weight norm (as trained and as published training checkpoints store it);
+    :meth:`remove_weight_norm` folds it into plain weights for inference, output unchanged.
+
+    Args:
+        config: generator shape.
+        weight_norm: wrap every convolution in weight normalisation.
+    """
+
+    def __init__(self, config: GeneratorConfig, weight_norm: bool = True) -> None:
+        super().__init__()
+        config.validate("generator config")
+        self.config = config
+        self.num_kernels = len(config.resblock_kernel_sizes)
+        self.upsample_factor = config.upsample_factor
+        self.lin_pre = (nn.Linear(config.input_dim, config.in_channels)
+                        if config.input_dim is not None else None)
+        ch0 = config.upsample_initial_channel
+        self.conv_pre = nn.Conv1d(config.in_channels, ch0, 7, 1, padding=3)
+        self.ups = nn.ModuleList(
+            nn.ConvTranspose1d(ch0 // 2 ** i, ch0 // 2 ** (i + 1), k, u, padding=(k - u) // 2)
+            for i, (u, k) in enumerate(zip(config.upsample_rates, config.upsample_kernel_sizes)))
+        block = ResBlock1 if config.resblock == "1" else ResBlock2
+        self.resblocks = nn.ModuleList(
+            block(ch0 // 2 ** (i + 1), k, d)
+            for i in range(len(self.ups))
+            for k, d in zip(config.resblock_kernel_sizes, config.resblock_dilation_sizes))
+        self.conv_post = nn.Conv1d(ch0 // 2 ** len(self.ups), 1, 7, 1, padding=3)
+        self._init_weights()
+        if weight_norm:
+            for conv in self._convs():
+                _weight_norm(conv)
+
+    def _convs(self) -> list[nn.Module]:
+        return [m for m in self.modules() if isinstance(m, (nn.Conv1d, nn.ConvTranspose1d))]
+
+    def _init_weights(self) -> None:
+        # Published init: N(0, 0.01) for the upsampling and residual convolutions.
+        for m in list(self.ups) + list(self.resblocks.modules()) + [self.conv_post]:
+            if isinstance(m, (nn.Conv1d, nn.ConvTranspose1d)):
+                nn.init.normal_(m.weight, 0.0, 0.01)
+
+    @property
+    def has_weight_norm(self) -> bool:
+        return parametrize.is_parametrized(self.conv_pre)
+
+    def remove_weight_norm(self) -> "HiFiGANGenerator":
+        """Fold weight norm into plain weights (in place); returns ``self``."""
+        for conv in self._convs():
+            if parametrize.is_parametrized(conv, "weight"):
+                parametrize.remove_parametrizations(conv, "weight", leave_parametrized=True)
+        return self
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``(batch, channels, frames)`` -> ``(batch, 1, frames * upsample_factor)``.
+
+        ``channels`` is ``input_dim`` for a feature vocoder, else ``in_channels`` (mels).
+        """
+        expected = self.config.input_dim or self.config.in_channels
+        if x.dim() != 3 or x.shape[1] != expected:
+            raise ValueError(f"generator expects input of shape (batch, {expected}, frames), "
+                             f"got {tuple(x.shape)}")
+        if self.lin_pre is not None:
+            x = self.lin_pre(x.transpose(1, 2)).transpose(1, 2)
+        x = self.conv_pre(x)
+        for i, up in enumerate(self.ups):
+            x = up(nn.functional.leaky_relu(x, LRELU_SLOPE))
+            blocks = self.resblocks[i * self.num_kernels:(i + 1) * self.num_kernels]
+            xs = blocks[0](x)
+            for block in blocks[1:]:
+                xs = xs + block(x)
+            x = xs / self.num_kernels
+        x = self.conv_post(nn.functional.leaky_relu(x, POST_LRELU_SLOPE))
+        return torch.tanh(x)
+
+
+def hifigan_generator(
+    *,
+    upsample_rates: Sequence[int],
+    upsample_kernel_sizes: Sequence[int],
+    upsample_initial_channel: int,
+    resblock: str,
+    resblock_kernel_sizes: Sequence[int],
+    resblock_dilation_sizes: Sequence[Sequence[int]],
+    in_channels: int = 80,
+    input_dim: int | None = None,
+    weight_norm: bool = True,
+) -> HiFiGANGenerator:
+    """A generator of any shape (see :class:`GeneratorConfig` for the arguments)."""
+    config = GeneratorConfig(
+        upsample_rates=list(upsample_rates), upsample_kernel_sizes=list(upsample_kernel_sizes),
+        upsample_initial_channel=upsample_initial_channel, resblock=str(resblock),
+        resblock_kernel_sizes=list(resblock_kernel_sizes),
+        resblock_dilation_sizes=[list(d) for d in resblock_dilation_sizes],
+        in_channels=in_channels, input_dim=input_dim)
+    return HiFiGANGenerator(config, weight_norm=weight_norm)
+
+
+def hifigan_v1(in_channels: int = 80, weight_norm: bool = True) -> HiFiGANGenerator:
+    """Published V1: 13,926,017 parameters with 80 mels."""
+    cfg = preset("v1").generator
+    cfg.in_channels = in_channels
+    return HiFiGANGenerator(cfg, weight_norm=weight_norm)
+
+
+def hifigan_v2(in_channels: int = 80, weight_norm: bool = True) -> HiFiGANGenerator:
+    """Published V2: 925,985 parameters with 80 mels."""
+    cfg = preset("v2").generator
+    cfg.in_channels = in_channels
+    return HiFiGANGenerator(cfg, weight_norm=weight_norm)
+
+
+def hifigan_v3(in_channels: int = 80, weight_norm: bool = True) -> HiFiGANGenerator:
+    """Published V3: 1,462,273 parameters with 80 mels."""
+    cfg = preset("v3").generator
+    cfg.in_channels = in_channels
+    return HiFiGANGenerator(cfg, weight_norm=weight_norm)
+
+
+def hifigan_knnvc(input_dim: int = 1024, hidden: int = 512,
+                  weight_norm: bool = True) -> HiFiGANGenerator:
+    """kNN-VC feature vocoder: ``lin_pre`` (input_dim -> hidden), then V1 with x320 upsampling."""
+    cfg = preset("knnvc").generator
+    cfg.input_dim, cfg.in_channels = input_dim, hidden
+    return HiFiGANGenerator(cfg, weight_norm=weight_norm)
