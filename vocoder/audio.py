@@ -7,13 +7,12 @@ only through :func:`save_wav`, so every failure names the file and every write i
 from __future__ import annotations
 
 import os
-import tempfile
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import soundfile as sf
+
+from .atomic import atomic_path
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".opus", ".aiff", ".aif")
 
@@ -62,21 +61,6 @@ def resample(wav: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
 def to_int16(wav: np.ndarray) -> np.ndarray:
     """Float audio in [-1, 1] -> int16 PCM (scaled by 32767, clipped)."""
     return (np.clip(wav, -1.0, 1.0) * 32767.0).round().astype(np.int16)
-
-
-@contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temp path beside ``path``; on success rename it over ``path``, else delete it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_wav(path: str | os.PathLike, wav: np.ndarray, sample_rate: int) -> None:
