@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import zipfile
 from pathlib import Path
 from typing import Any, Mapping
@@ -49,11 +50,14 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        if "weights_only" in str(exc) or "Unsupported global" in str(exc):
+        text = str(exc)
+        if "Unsupported global" in text or "can still be loaded" in text:
+            found = re.search(r"GLOBAL (\S+)", text)
+            what = f" ({found.group(1)})" if found else ""
             raise CheckpointError(
-                f"{path}: refused: the checkpoint contains Python objects that would run code "
-                "when loaded; only tensors and plain containers are accepted (re-save it with "
-                "torch.save(model.state_dict(), ...) from a trusted environment)") from None
+                f"{path}: refused: the checkpoint contains Python objects{what} that would run "
+                "code when loaded; only tensors and plain containers are accepted (re-save it "
+                "with torch.save(model.state_dict(), ...) from a trusted environment)") from None
         raise CheckpointError(f"{path}: not a PyTorch checkpoint, or the file is corrupt") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
         raise CheckpointError(f"{path}: not a PyTorch checkpoint, or the file is corrupt "

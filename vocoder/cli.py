@@ -136,7 +136,10 @@ def _load_array(path: Path) -> np.ndarray:
     try:
         arr = np.load(path, allow_pickle=False)
     except ValueError as exc:
-        raise UsageError(f"{path}: refused: not a plain .npy array ({exc})") from None
+        if "allow_pickle" in str(exc):
+            raise UsageError(f"{path}: refused: not a plain .npy array (it holds Python objects, "
+                             "which would have to be unpickled)") from None
+        raise UsageError(f"{path}: cannot read .npy file ({str(exc).splitlines()[0]})") from None
     except Exception as exc:
         raise UsageError(f"{path}: cannot read .npy file ({str(exc).splitlines()[0]})") from None
     if not isinstance(arr, np.ndarray) or not np.issubdtype(arr.dtype, np.floating):

@@ -144,7 +144,7 @@ class HiFiGANConfig:
     audio: AudioConfig = field(default_factory=AudioConfig)
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)  # unknown keys, kept
 
     def validate(self, source: str = "config") -> "HiFiGANConfig":
         self.audio.validate(source)
@@ -211,9 +211,10 @@ class HiFiGANConfig:
             out["hubert_dim"] = input_dim
             out["hifi_dim"] = in_channels
         out.update(asdict(self.audio))
-        out["num_freq"] = self.audio.n_fft // 2 + 1
         for key, value in self.extra.items():
             out.setdefault(key, value)
+        # Unused by the model; published configs carry it (with n_fft + 1, not n_fft // 2 + 1).
+        out.setdefault("num_freq", self.audio.n_fft + 1)
         return out
 
     @classmethod
