@@ -449,7 +449,11 @@ class ModelCache:
 
     def resolve_model(self, name_or_path: str | os.PathLike,
                       download: bool = True) -> ResolvedModel:
-        """Like :meth:`resolve`, also returning the registry entry (``None`` for a path)."""
+        """Like :meth:`resolve`, also returning the registry entry (``None`` for a path).
+
+        A registry name wins over a same-named file in the current directory; write
+        ``./name`` (anything with a path separator) to mean the file.
+        """
         text = os.fspath(name_or_path)
         if not text.strip():
             raise ModelNotFoundError("empty model name: give a registry name or a file path")
@@ -486,7 +490,7 @@ class ModelCache:
                     f"delete it and {self._how_to_get(entry, path)}")
             self._note(f"cached file {path} for model '{name}' is corrupt ({problem}); "
                        "downloading it again")
-            self._discard(path)
+            return self.download(name)  # re-checks and replaces it under the download lock
         if not download:
             raise ModelUnavailableError(
                 f"model '{name}' is not in the cache ({path}); {self._how_to_get(entry, path)}")

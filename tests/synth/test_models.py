@@ -383,6 +383,10 @@ def test_local_paths_work_wherever_names_do(tmp_path: Path, monkeypatch) -> None
     assert cache.resolve(local) == local
     monkeypatch.chdir(tmp_path)
     assert cache.resolve("my_vocoder.pt") == Path("my_vocoder.pt")
+    (tmp_path / "m").write_bytes(b"a file named like a model")
+    with pytest.raises(ModelUnavailableError):  # the registry name wins...
+        cache.resolve("m")
+    assert cache.resolve("./m") == Path("m")  # ...unless written as a path
     with pytest.raises(ModelNotFoundError, match="missing.pt: model file not found"):
         cache.resolve(str(tmp_path / "missing.pt"))
     with pytest.raises(ModelNotFoundError, match="is a directory"):
