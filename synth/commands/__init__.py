@@ -1,0 +1,1 @@
+"""Sub-commands of ``synth``: each module has ``register(subparsers)``; see :mod:`synth.cli`."""
