@@ -68,12 +68,18 @@ def tiny_generator(input_dim: int = TINY_DIM, upsample_rates=(10, 8, 4), seed: i
     from vocoder.generator import hifigan_generator
 
     torch.manual_seed(seed)
-    return hifigan_generator(
+    gen = hifigan_generator(
         upsample_rates=list(upsample_rates),
-        upsample_kernel_sizes=[2 * u for u in upsample_rates],
+        upsample_kernel_sizes=[2 * u + u % 2 for u in upsample_rates],  # kernel - rate even
         upsample_initial_channel=32, resblock="1", resblock_kernel_sizes=[3, 7],
         resblock_dilation_sizes=[[1, 3, 5], [1, 3, 5]], in_channels=16,
-        input_dim=input_dim).eval()
+        input_dim=input_dim, weight_norm=False).eval()
+    # PyTorch's default init instead of N(0, 0.01): an untrained generator then makes a
+    # varied, audible waveform rather than a near-constant one.
+    for m in gen.modules():
+        if isinstance(m, (torch.nn.Conv1d, torch.nn.ConvTranspose1d)):
+            m.reset_parameters()
+    return gen
 
 
 def make_attention_local(model: Wav2Vec2Model, radius: int = 3) -> Wav2Vec2Model:
