@@ -187,6 +187,8 @@ class SSLFeatureExtractor(nn.Module):
             (``frames = max(frame_lengths)``).
         """
         items = self._split_batch(waveforms, lengths)
+        if not items:
+            raise FeatureError("waveforms is an empty batch")
         feats = self.extract_list(items, layer, sample_rate=sample_rate)
         frame_lengths = torch.tensor([f.shape[0] for f in feats], dtype=torch.long)
         out = torch.zeros(len(feats), int(frame_lengths.max()), self.dim, device=self.device)

@@ -137,6 +137,9 @@ def test_bad_inputs_give_clear_errors():
         ext.extract_list([torch.zeros(500), torch.zeros(399)], 1)
     with pytest.raises(FeatureError, match=r"lengths\[1\] = 0 is outside 1\.\.16000"):
         ext.extract(torch.zeros(2, 16000), [16000, 0], 1)
+    with pytest.raises(FeatureError, match="empty batch"):
+        ext.extract(torch.zeros(0, 16000), None, 1)
+    assert ext.extract_list([], 1) == []
     with pytest.raises(FeatureError, match="one entry per waveform"):
         ext.extract(torch.zeros(2, 16000), [16000], 1)
     with pytest.raises(FeatureError, match="expected float samples"):
@@ -243,3 +246,14 @@ def test_hugging_face_checkpoint_directory(tmp_path, kind):
 def test_hugging_face_errors(tmp_path):
     with pytest.raises(FeatureError, match="no config.json"):
         load_hf_extractor(tmp_path)
+
+
+@pytest.mark.parametrize("family", ["wavlm", "wav2vec2"])
+def test_bfloat16_extractor_gives_float32_close_to_float32(family):
+    model = tiny_model(family)
+    wav = torch.from_numpy(speechlike(2.0, seed=9))
+    ref = SSLFeatureExtractor(model, family).extract_list([wav], 2)[0]
+    half = SSLFeatureExtractor(tiny_model(family), family).to(torch.bfloat16)
+    out = half.extract_list([wav], 2)[0]
+    assert out.dtype == torch.float32 and out.shape == ref.shape
+    assert ((out - ref).norm() / ref.norm()).item() < 0.05
