@@ -466,6 +466,14 @@ def load_weights(model: Wav2Vec2Model, state: Mapping[str, Tensor], source: str)
     """Load a state dict into ``model``; a mismatch raises an error naming ``source``."""
     state = {k: v for k, v in state.items() if not (model.aux is None and k.startswith("aux."))}
     own = model.state_dict()
+    # torchaudio's published weights predate parametrized weight norm: the positional
+    # convolution is stored as ``weight_g`` / ``weight_v``.
+    legacy = {".weight_g": ".parametrizations.weight.original0",
+              ".weight_v": ".parametrizations.weight.original1"}
+    for key in list(state):
+        for old, new in legacy.items():
+            if key.endswith(old) and key[:-len(old)] + new in own:
+                state[key[:-len(old)] + new] = state.pop(key)
     missing = sorted(own.keys() - state.keys())
     unexpected = sorted(state.keys() - own.keys())
     wrong = [f"{k}: expected {tuple(own[k].shape)}, got {tuple(state[k].shape)}"
@@ -478,7 +486,12 @@ def load_weights(model: Wav2Vec2Model, state: Mapping[str, Tensor], source: str)
             parts.append(f"{len(unexpected)} unexpected (e.g. {', '.join(unexpected[:3])})")
         if wrong:
             parts.append(f"{len(wrong)} with the wrong shape (e.g. {'; '.join(wrong[:2])})")
-        raise FeatureError(f"{source}: weights do not fit the architecture: " + "; ".join(parts))
+        hint = ""
+        if any(".self_attn." in k for k in state):
+            hint = (" (this looks like a fairseq / Microsoft WavLM checkpoint; use torchaudio's "
+                    "converted weights, e.g. " + TORCHAUDIO_MODEL_URL + "wavlm_large.pth)")
+        raise FeatureError(f"{source}: weights do not fit the architecture: " + "; ".join(parts)
+                           + hint)
     model.load_state_dict(state)
 
 

@@ -172,6 +172,13 @@ def test_state_dict_file_round_trip(tmp_path):
     torch.save({f"model.{k}": v for k, v in model.state_dict().items()}, wrapped)
     assert set(load_state_dict_file(wrapped)) == set(model.state_dict())
     torch.testing.assert_close(load_extractor(arch, wrapped, name="n").extract_list([wav], 2)[0], ref)
+    # torchaudio's published files store the positional conv's weight norm as weight_g/weight_v.
+    legacy_state = {k.replace("parametrizations.weight.original0", "weight_g")
+                     .replace("parametrizations.weight.original1", "weight_v"): v
+                    for k, v in model.state_dict().items()}
+    assert "encoder.transformer.pos_conv_embed.conv.weight_g" in legacy_state
+    torch.save(legacy_state, tmp_path / "legacy.pth")
+    torch.testing.assert_close(load_extractor(arch, tmp_path / "legacy.pth").extract_list([wav], 2)[0], ref)
 
 
 def test_weights_that_do_not_fit_name_the_file(tmp_path):
@@ -182,6 +189,10 @@ def test_weights_that_do_not_fit_name_the_file(tmp_path):
         load_extractor(other, path)
     with pytest.raises(FeatureError, match=r"tiny\.pth: weights do not fit .* missing"):
         load_extractor(dict(tiny_params("wav2vec2"), model_type="wav2vec2"), path)
+    torch.save({"cfg": {}, "model": {"encoder.layers.0.self_attn.k_proj.weight": torch.zeros(2)}},
+               tmp_path / "WavLM-Large.pt")
+    with pytest.raises(FeatureError, match=r"WavLM-Large\.pt: .*fairseq / Microsoft WavLM"):
+        load_extractor(dict(tiny_params("wavlm"), model_type="wavlm"), tmp_path / "WavLM-Large.pt")
     (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
     with pytest.raises(FeatureError, match=r"junk\.pth: cannot read weights"):
         load_extractor(dict(tiny_params("wavlm"), model_type="wavlm"), tmp_path / "junk.pth")
