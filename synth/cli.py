@@ -25,7 +25,7 @@ import sys
 from typing import Sequence
 
 #: Sub-command modules under ``synth.commands``, in the order ``--help`` lists them.
-COMMANDS: tuple[str, ...] = ("models",)
+COMMANDS: tuple[str, ...] = ("models", "features", "prematch")
 
 
 class CommandError(Exception):
