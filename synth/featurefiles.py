@@ -87,6 +87,9 @@ def _load(path: Path, header_only: bool) -> np.ndarray | Tensor:
             if not isinstance(obj, Tensor):
                 raise ValueError(f"expected one tensor, got {type(obj).__name__}")
             return obj
+        with open(path, "rb") as f:
+            if f.read(6) != b"\x93NUMPY":
+                raise ValueError("not a .npy file")
         return np.load(path, allow_pickle=False, mmap_mode="r" if header_only else None)
     except Exception as exc:  # pickle/zip/format errors of any kind
         text = str(exc).strip().splitlines()

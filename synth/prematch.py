@@ -243,8 +243,8 @@ def prematch_corpus(utterances: Sequence[Utterance], output_dir: str | os.PathLi
         log: where bad items and notes are reported.
 
     Bad items - unreadable features or audio, wrong dim, a speaker with one usable
-    utterance - are reported and skipped; a pool is only loaded when one of its outputs is
-    missing.
+    utterance - are reported and skipped. A speaker whose outputs all exist is not read at
+    all, and a pool is only loaded when one of its outputs is missing.
 
     Raises:
         FeatureFileError: ``output_dir`` is the input directory, or holds features made with
@@ -264,7 +264,11 @@ def prematch_corpus(utterances: Sequence[Utterance], output_dir: str | os.PathLi
                   if made["sample_rate"] and made["hop_samples"] else 50.0)
     max_frames = (None if config.pool_minutes is None
                   else round(config.pool_minutes * 60 * frame_rate))
+    done_speakers = 0
     for speaker, utts in by_speaker(utterances).items():
+        if not overwrite and all(output_path(output_dir, u.id).is_file() for u in utts):
+            done_speakers += len(utts)  # nothing to do: not even its headers are read
+            continue
         good, frames = [], []
         for utt in utts:
             try:
@@ -289,7 +293,7 @@ def prematch_corpus(utterances: Sequence[Utterance], output_dir: str | os.PathLi
 
     todo_total = sum(1 for _, pool in pools for u in pool
                      if overwrite or not output_path(output_dir, u.id).is_file())
-    summary.skipped = sum(len(pool) for _, pool in pools) - todo_total
+    summary.skipped = done_speakers + sum(len(pool) for _, pool in pools) - todo_total
     if summary.skipped:
         log(f"{summary.skipped} utterance(s) already prematched in {output_dir}; skipping them")
     with progress_bar(todo_total, "prematch", progress) as bar:

@@ -31,8 +31,9 @@ about that much (utterances dealt round-robin by id); each utterance is matched 
 pool, which bounds memory (about 370 MB for 30 minutes of 1024-dim features) and time.
 
 Resuming: an utterance whose OUT/<id>.npy exists is skipped; a pool whose outputs all exist
-is not even loaded. OUT/features.json records the settings (k, speakers, pools, model,
-layer, dtype); a run with other settings into the same OUT is refused (use --overwrite).
+is not loaded, a speaker whose outputs all exist not even looked at. OUT/features.json
+records the settings (k, speakers, pools, model, layer, dtype); a run with other settings
+into the same OUT is refused (use --overwrite).
 A bad item (missing or unreadable features or audio, a speaker with only one usable
 utterance, an utterance without a speaker) is reported and the rest go on; a summary at the
 end lists the bad items.
