@@ -192,8 +192,11 @@ class ExtractedFeatures:
     (:func:`synth.featurefiles.extract_aligned`: ``samples // hop`` frames)."""
 
     def __init__(self, extractor: SSLFeatureExtractor, layer: int) -> None:
+        if not 1 <= int(layer) <= extractor.num_layers:
+            raise ValueError(f"layer must be in 1..{extractor.num_layers} for {extractor.name}, "
+                             f"got {layer}")
         self.extractor = extractor
-        self.layer = extractor._check_layer(layer)
+        self.layer = int(layer)
 
     def frames(self, utt: Utterance) -> int:
         samples, rate = audio_info(utt.audio)

@@ -179,9 +179,12 @@ def load_extractor_from_args(args: argparse.Namespace):
         arch, name = _architecture(args.extractor_arch or DEFAULT_ARCH)
     try:
         extractor = load_extractor(arch, resolved.path, name=name, device=device)
-        layer = extractor._check_layer(args.layer or default_layer or KNNVC_LAYER)
     except FeatureError as exc:
         raise CommandError(str(exc)) from None
+    layer = int(args.layer or default_layer or KNNVC_LAYER)
+    if not 1 <= layer <= extractor.num_layers:
+        raise CommandError(f"--layer {layer}: {extractor.name} has transformer layers "
+                           f"1..{extractor.num_layers} (counting from 1)")
     if dtype != torch.float32:
         extractor = extractor.to(dtype)
     return extractor, layer, device

@@ -176,7 +176,7 @@ def test_usage_errors_exit_2_with_one_line(setup, tmp_path, capsys, case):
         "duplicate-ids": "occur more than once (e.g. 'x'",
         "bad-shard": "need 0 <= I < N",
         "recursive-with-list": "--recursive goes with --input-wavs",
-        "layer-out-of-range": "layer must be an integer in 1..2",
+        "layer-out-of-range": "--layer 3: tiny_wavlm has transformer layers 1..2",
         "bad-device": "--device cuda:7",
         "other-settings": "layer 2 vs 1: before vs now",
         "foreign-npy": "holds .npy files but no features.json",
