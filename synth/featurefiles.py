@@ -310,9 +310,13 @@ class JobSummary:
     skipped: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
 
-    def fail(self, where: str, reason: str, log: Log) -> None:
-        self.failed.append((where, reason))
-        log(f"skipping {where}: {reason}")
+    def fail(self, utt: Utterance, reason: str, log: Log) -> None:
+        """Record and report a bad item (a reason that starts with its audio path loses it)."""
+        prefix = f"{utt.audio}: "
+        if reason.startswith(prefix):
+            reason = reason[len(prefix):]
+        self.failed.append((utt.where, reason))
+        log(f"skipping {utt.where}: {reason}")
 
     def message(self, output_dir: str | os.PathLike) -> str:
         """The one-paragraph summary printed at the end of a run."""
@@ -389,7 +393,7 @@ def extract_corpus(extractor: SSLFeatureExtractor, utterances: Sequence[Utteranc
                 try:
                     batch.append((utt, load_for_extractor(extractor, utt)))
                 except (AudioError, ValueError, OSError) as exc:
-                    summary.fail(utt.where, error_text(exc), log)
+                    summary.fail(utt, error_text(exc), log)
                     bar.update(1)
                 if sum(w.shape[0] for _, w in batch) < budget:
                     continue
@@ -400,7 +404,7 @@ def extract_corpus(extractor: SSLFeatureExtractor, utterances: Sequence[Utteranc
                         write_features(output_path(output_dir, item.id), f, save_dtype)
                         summary.written += 1
                     except (FeatureFileError, OSError) as exc:
-                        summary.fail(item.where, error_text(exc), log)
+                        summary.fail(item, error_text(exc), log)
                     bar.update(1)
                 batch = []
     return summary

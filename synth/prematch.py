@@ -10,8 +10,8 @@ own, so the vocoder learns to make clean speech from matched features.
 
 Memory
     A speaker's pool is held in memory (``frames x dim x 4`` bytes: 370 MB for 30 minutes of
-    1024-dim features) and the kNN search is chunked over the query frames
-    (``knn_memory_mb``). A speaker with more than ``pool_minutes`` of speech is split into
+    1024-dim features; twice that while matching, the pool without the query being a copy)
+    and the kNN search is chunked over the query frames (``knn_memory_mb``). A speaker with more than ``pool_minutes`` of speech is split into
     ``ceil(minutes / pool_minutes)`` groups (at most one per two utterances) by dealing its
     utterances, sorted by id, round-robin; each utterance is matched against the other
     utterances of its own group. Memory and time then grow linearly with the amount of speech
@@ -278,10 +278,10 @@ def prematch_corpus(utterances: Sequence[Utterance], output_dir: str | os.PathLi
                 frames.append(source.frames(utt))
                 good.append(utt)
             except (AudioError, FeatureFileError, ValueError, OSError) as exc:
-                summary.fail(utt.where, error_text(exc), log)
+                summary.fail(utt, error_text(exc), log)
         if len(good) < 2:
             for utt in good:
-                summary.fail(utt.where, f"speaker '{speaker}' has no other usable utterance to "
+                summary.fail(utt, f"speaker '{speaker}' has no other usable utterance to "
                              "match against (prematching needs two or more per speaker)", log)
             continue
         for group in pool_groups(frames, max_frames):
@@ -308,7 +308,7 @@ def prematch_corpus(utterances: Sequence[Utterance], output_dir: str | os.PathLi
             for utt, loaded in zip(pool, source.load(pool)):
                 if isinstance(loaded, Exception):
                     if utt.id in todo:
-                        summary.fail(utt.where, error_text(loaded), log)
+                        summary.fail(utt, error_text(loaded), log)
                         bar.update(1)
                     else:
                         log(f"note: {utt.where} is left out of the matching pool of speaker "
@@ -319,7 +319,7 @@ def prematch_corpus(utterances: Sequence[Utterance], output_dir: str | os.PathLi
             which = [i for i, u in enumerate(usable) if u.id in todo]
             if len(usable) < 2:
                 for i in which:
-                    summary.fail(usable[i].where, f"speaker '{speaker}' has no other usable "
+                    summary.fail(usable[i], f"speaker '{speaker}' has no other usable "
                                  "utterance in its matching pool", log)
                     bar.update(1)
                 continue
@@ -331,7 +331,7 @@ def prematch_corpus(utterances: Sequence[Utterance], output_dir: str | os.PathLi
                     write_features(output_path(output_dir, utt.id), matched, config.save_dtype)
                     summary.written += 1
                 except (FeatureFileError, ValueError, OSError) as exc:
-                    summary.fail(utt.where, error_text(exc), log)
+                    summary.fail(utt, error_text(exc), log)
                 bar.update(1)
     return summary
 

@@ -130,7 +130,7 @@ def test_bad_items_are_reported_and_skipped(setup, tmp_path, capsys):
     rc = synth("features", "--input-wavs", wavs, "--output-dir", out, *model_args(setup))
     assert rc == 1
     err = capsys.readouterr().err
-    assert f"skipping {wavs / 'broken.wav'}: {wavs / 'broken.wav'}: cannot read audio" in err
+    assert f"skipping {wavs / 'broken.wav'}: cannot read audio" in err
     assert f"skipping {wavs / 'short.wav'}: audio too short: 300 samples at 16000 Hz" in err
     assert "2 feature file(s) written" in err and "2 bad item(s) skipped" in err
     summary = err[err.index("bad items:"):]
