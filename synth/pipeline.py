@@ -48,17 +48,14 @@ from vocoder.config import AudioConfig, HiFiGANConfig
 from vocoder.griffinlim import GriffinLimVocoder
 from vocoder.inference import Vocoder, pick_device, pick_dtype
 
+from .defaults import (DEFAULT_EXTRACTOR, DEFAULT_MEL_VOCODER, DEFAULT_VC_VOCODER, GRIFFINLIM,
+                       NO_VOCODER)
 from .framebatch import LOG_FLOOR, receptive_field_frames, vocode_batched
 from .models import ModelCache, ModelUnavailableError
 
 if TYPE_CHECKING:  # only for annotations: synth.knnvc loads torchaudio's wav2vec2 models
     from .knnvc import KnnVC, MatchingSet
 
-DEFAULT_MEL_VOCODER = "hifigan-v3-ljspeech"
-DEFAULT_VC_VOCODER = "knnvc-hifigan-prematched"
-DEFAULT_EXTRACTOR = "wavlm-large"
-GRIFFINLIM = "griffinlim"
-NO_VOCODER = "none"
 MATCHING_SET_SUFFIXES = (".pt", ".pth")
 
 MelVocoder = Union[Vocoder, GriffinLimVocoder]
@@ -227,18 +224,14 @@ class Synthesizer:
             if self.vocoder_config is not None:
                 audio = _config(self.vocoder_config).audio
             return GriffinLimVocoder(audio, n_iter=self.griffinlim_iters, device=self.device)
+        self._check_kind(spec, "mel_vocoder")
         try:
             resolved = self.cache.resolve_model(spec)
         except ModelUnavailableError as exc:
-            raise type(exc)(f"{str(exc).rstrip('.')}. Without it, the Griffin-Lim vocoder works with no download "
-                            "(lower quality): --vocoder griffinlim, or "
+            raise type(exc)(f"{str(exc).rstrip('.')}. Without it, the Griffin-Lim vocoder works "
+                            "with no download (lower quality): --vocoder griffinlim, or "
                             "Synthesizer(vocoder='griffinlim').") from None
         if resolved.entry is not None:
-            if resolved.entry.kind != "mel_vocoder":
-                raise PipelineError(
-                    f"model '{resolved.entry.name}' is a {resolved.entry.kind.replace('_', ' ')}, "
-                    "not a mel vocoder" + (" (use it for voice conversion: --vc-vocoder)"
-                                           if resolved.entry.kind == "feature_vocoder" else ""))
             config: Any = resolved.entry.hifigan_config()
         else:
             config = self.vocoder_config
@@ -280,12 +273,9 @@ class Synthesizer:
         if isinstance(spec, SSLFeatureExtractor):
             extractor = spec.to(self.device)
         else:
+            self._check_kind(spec, "feature_extractor")
             resolved = self.cache.resolve_model(spec)
             if resolved.entry is not None:
-                if resolved.entry.kind != "feature_extractor":
-                    raise PipelineError(f"model '{resolved.entry.name}' is a "
-                                        f"{resolved.entry.kind.replace('_', ' ')}, not a feature "
-                                        "extractor")
                 cfg = dict(resolved.entry.config or {})
                 bundle = cfg.get("torchaudio_bundle")
                 arch: Any = bundle or dict(cfg.get("params") or {},
@@ -296,12 +286,9 @@ class Synthesizer:
             else:
                 arch, name = self.extractor_arch, self.extractor_arch.upper()
             extractor = load_extractor(arch, resolved.path, name=name, device=self.device)
+        self._check_kind(self.vc_vocoder_spec, "feature_vocoder")
         resolved = self.cache.resolve_model(self.vc_vocoder_spec)
         if resolved.entry is not None:
-            if resolved.entry.kind != "feature_vocoder":
-                raise PipelineError(f"model '{resolved.entry.name}' is a "
-                                    f"{resolved.entry.kind.replace('_', ' ')}, not a feature "
-                                    "vocoder for voice conversion")
             config: Any = resolved.entry.hifigan_config()
         else:
             config = self.vc_vocoder_config
@@ -313,6 +300,18 @@ class Synthesizer:
         knn_config = KnnVCConfig(layer=layer or KNNVC_LAYER, k=self.k,
                                  target_loudness=self.target_loudness)
         return KnnVC(extractor, generator, config=knn_config)
+
+    def _check_kind(self, spec: Any, kind: str) -> None:
+        """Refuse a registry model of the wrong kind before anything is downloaded."""
+        if not isinstance(spec, str) or spec not in self.cache.registry:
+            return
+        entry = self.cache.registry.get(spec)
+        if entry.kind != kind:
+            use = {"feature_vocoder": " (a voice-conversion vocoder: use it as --vc-vocoder)",
+                   "mel_vocoder": " (use it as --vocoder)",
+                   "feature_extractor": " (use it as --extractor)"}[entry.kind]
+            raise PipelineError(f"model '{spec}' is a {entry.kind.replace('_', ' ')}, not a "
+                                f"{kind.replace('_', ' ')}{use}")
 
     def load(self, *parts: str) -> "Synthesizer":
         """Load components now instead of on first use: ``"vocoder"``, ``"espeak"``,
@@ -384,16 +383,20 @@ class Synthesizer:
         with torch.inference_mode():
             return frontend(x.to(self.device))
 
-    def vocode_frames(self, mels: Sequence[np.ndarray | Tensor]) -> list[np.ndarray]:
+    def vocode_frames(self, mels: Sequence[np.ndarray | Tensor], *,
+                      max_batch_size: int | None = None,
+                      max_batch_frames: int | None = None) -> list[np.ndarray]:
         """Mels ``(num_mels, T_i)`` -> waveforms ``(T_i * hop,)``, in length-grouped padded
-        batches whose output equals one-by-one vocoding (see :mod:`synth.framebatch`)."""
+        batches whose output equals one-by-one vocoding (see :mod:`synth.framebatch`).
+        The limits default to the synthesizer's."""
         voc = self.mel_vocoder
         frames = [voc.check_frames(m, f"mel {i}")[0] for i, m in enumerate(mels)]
         return vocode_batched(voc, frames, hop=voc.upsample_factor,
                               context=context_frames_of(voc), pad_value=LOG_FLOOR,
                               chunk_frames=self.chunk_frames,
-                              max_batch_frames=self.max_batch_frames,
-                              max_batch_size=self.max_batch_size, device=self.device)
+                              max_batch_frames=max_batch_frames or self.max_batch_frames,
+                              max_batch_size=max_batch_size or self.max_batch_size,
+                              device=self.device)
 
     def base_speech(self, text: str) -> tuple[np.ndarray, int]:
         """The espeak-ng base voice: normalised, split into sentences joined with pauses.
@@ -577,6 +580,13 @@ def load_mel_file(path: str | os.PathLike) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise PipelineError(f"{path}: mel file not found")
+    try:
+        with open(path, "rb") as handle:
+            magic = handle.read(6)
+    except OSError as exc:
+        raise PipelineError(f"{path}: cannot read mel file ({exc.strerror})") from None
+    if magic != b"\x93NUMPY":
+        raise PipelineError(f"{path}: not a .npy file (save the mel with numpy.save)")
     try:
         arr = np.load(path, allow_pickle=False)
     except ValueError as exc:
