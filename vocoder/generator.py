@@ -11,6 +11,7 @@ Parameter names match the published checkpoints: ``conv_pre``, ``ups.{i}``,
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import torch
@@ -137,6 +138,29 @@ class HiFiGANGenerator(nn.Module):
             x = xs.div_(self.num_kernels)
         x = self.conv_post(nn.functional.leaky_relu(x, POST_LRELU_SLOPE))
         return torch.tanh(x)
+
+
+def receptive_field_frames(config: GeneratorConfig) -> int:
+    """Input frames on each side that can influence an output sample (rounded up).
+
+    Chunked inference with at least this much context on both sides of each chunk gives the
+    same output as processing the whole input at once.
+    """
+    frames = 3.0  # conv_pre, kernel 7
+    rate = 1
+    for u, k in zip(config.upsample_rates, config.upsample_kernel_sizes):
+        frames += math.ceil(k / u) / rate  # transposed conv, in its input's samples
+        rate *= u
+        per_kernel = []
+        for kernel, dilations in zip(config.resblock_kernel_sizes, config.resblock_dilation_sizes):
+            half = (kernel - 1) // 2
+            ctx = sum(half * d for d in dilations)
+            if config.resblock == "1":
+                ctx += half * len(dilations)  # the undilated second conv of each pair
+            per_kernel.append(ctx)
+        frames += max(per_kernel) / rate
+    frames += 3 / rate  # conv_post, kernel 7
+    return math.ceil(frames)
 
 
 def hifigan_generator(

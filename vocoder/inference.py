@@ -18,7 +18,7 @@ from torch import Tensor
 
 from .checkpoint import load_generator
 from .config import HiFiGANConfig
-from .generator import HiFiGANGenerator
+from .generator import HiFiGANGenerator, receptive_field_frames
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -74,11 +74,16 @@ class Vocoder:
         config: its config (sample rate, hop size, input channels).
         device: ``auto``, ``cpu``, ``cuda``, ``cuda:1``...
         dtype: ``float32``, ``bfloat16`` or ``float16`` (GPU only). Output is float32.
+        max_frames: longer inputs are vocoded in windows of this many frames, each with
+            enough context on both sides (the generator's receptive field) that the result
+            equals vocoding the whole input at once; this bounds memory for long audio
+            (about 1 GB for V1 at the default). ``None`` never splits.
     """
 
     def __init__(self, generator: HiFiGANGenerator, config: HiFiGANConfig,
                  device: str | torch.device = "auto",
-                 dtype: Literal["float32", "bfloat16", "float16"] | torch.dtype = "float32") -> None:
+                 dtype: Literal["float32", "bfloat16", "float16"] | torch.dtype = "float32",
+                 max_frames: int | None = 4096) -> None:
         self.device = pick_device(device) if isinstance(device, str) else device
         self.dtype = pick_dtype(dtype, self.device)
         if generator.has_weight_norm:
@@ -87,6 +92,8 @@ class Vocoder:
             p.requires_grad_(False)
         self.generator = generator.eval().to(self.device, self.dtype)
         self.config = config
+        self.max_frames = max_frames
+        self.context_frames = receptive_field_frames(config.generator) + 1
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike, config: str | os.PathLike | None = None,
@@ -132,7 +139,17 @@ class Vocoder:
         """``(batch, channels, frames)`` -> float32 waveform ``(batch, frames * upsample)``,
         on the vocoder's device."""
         x = frames.to(self.device, self.dtype)
-        return self.generator(x).squeeze(1).float()
+        total = x.shape[-1]
+        if self.max_frames is None or total <= self.max_frames:
+            return self.generator(x).squeeze(1).float()
+        hop, ctx = self.upsample_factor, self.context_frames
+        pieces = []
+        for start in range(0, total, self.max_frames):
+            stop = min(start + self.max_frames, total)
+            lo, hi = max(0, start - ctx), min(total, stop + ctx)
+            y = self.generator(x[..., lo:hi]).squeeze(1)
+            pieces.append(y[:, (start - lo) * hop:(stop - lo) * hop].float())
+        return torch.cat(pieces, dim=-1)
 
     def synthesize(self, frames: np.ndarray | Tensor, source: str = "input") -> np.ndarray:
         """One utterance: ``(C, T)`` or ``(1, C, T)`` array -> float32 ``(T * upsample,)``."""
