@@ -3,9 +3,10 @@ one at a time.
 
 A HiFi-GAN generator is a stack of convolutions, so output sample ``n`` depends only on input
 frames within its *receptive field*: ``R`` frames either side of frame ``n // hop``
-(:func:`receptive_field_frames` gives a safe bound: 12 for V3, 15 for V1 and V2, 13 for the
-kNN-VC vocoder; perturbing one input frame of those generators changes output samples up to
-11, 13, 13 and 11 frames away). Two things can make a padded batch
+(:func:`vocoder.generator.receptive_field_frames` gives a safe bound: 12 for V3, 15 for V1 and
+V2, 13 for the kNN-VC vocoder; perturbing one input frame of those generators changes output
+samples up to 11, 13, 13 and 11 frames away). :class:`vocoder.inference.Vocoder` keeps one
+frame more as its ``context_frames``. Two things can make a padded batch
 differ from one-by-one vocoding, and both are kept more than ``R`` frames away from any kept
 output sample:
 
@@ -36,33 +37,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from vocoder.config import GeneratorConfig
 
 LOG_FLOOR = math.log(1e-5)
-
-
-def receptive_field_frames(config: GeneratorConfig) -> int:
-    """Input frames on either side of a frame that can change its output samples (rounded up).
-
-    Sums each layer's one-sided reach, converted to input frames: ``conv_pre`` (kernel 7),
-    per upsampling stage the transposed convolution and the widest residual-block branch
-    (dilated convolutions in series), and ``conv_post`` (kernel 7).
-    """
-    reach = 3.0  # conv_pre: kernel 7, padding 3
-    rate = 1
-    for up, kernel in zip(config.upsample_rates, config.upsample_kernel_sizes):
-        reach += math.ceil(kernel / up) / rate  # transposed conv, in its input's samples
-        rate *= up
-        widest = 0
-        for k, dilations in zip(config.resblock_kernel_sizes, config.resblock_dilation_sizes):
-            half = (k - 1) // 2
-            if config.resblock == "1":  # dilated conv then plain conv, per dilation
-                widest = max(widest, sum(half * d + half for d in dilations))
-            else:
-                widest = max(widest, sum(half * d for d in dilations))
-        reach += widest / rate
-    reach += 3 / rate  # conv_post
-    return math.ceil(reach)
 
 
 @dataclass(frozen=True)

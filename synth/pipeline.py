@@ -50,7 +50,7 @@ from vocoder.inference import Vocoder, pick_device, pick_dtype
 
 from .defaults import (DEFAULT_EXTRACTOR, DEFAULT_MEL_VOCODER, DEFAULT_VC_VOCODER, GRIFFINLIM,
                        NO_VOCODER)
-from .framebatch import LOG_FLOOR, receptive_field_frames, vocode_batched
+from .framebatch import LOG_FLOOR, vocode_batched
 from .models import ModelCache, ModelUnavailableError
 
 if TYPE_CHECKING:  # only for annotations: synth.knnvc loads torchaudio's wav2vec2 models
@@ -96,9 +96,7 @@ def audio_config_of(vocoder: MelVocoder) -> AudioConfig:
 
 def context_frames_of(vocoder: MelVocoder) -> int:
     """Frames of padding each side that make padded batches equal one-by-one vocoding."""
-    if isinstance(vocoder, GriffinLimVocoder):
-        return vocoder.context_frames
-    return receptive_field_frames(vocoder.config.generator)
+    return int(vocoder.context_frames)
 
 
 class Synthesizer:

@@ -7,8 +7,9 @@ import argparse
 from synth.commands.common import add_vocoder_options, check_output, make_synthesizer
 
 DESCRIPTION = """\
-Save a voice for 'synth tts --voice' and 'synth convert --voice': the WavLM features of every
-frame of the reference speech (silence at the ends of each clip trimmed), stored as float16.
+Save a voice (a kNN-VC matching set) for 'synth tts --voice' and 'synth convert --voice': the
+WavLM features of every frame of the reference speech (silence at the ends of each clip
+trimmed), stored as float16.
 More reference speech gives better conversion (kNN-VC's authors suggest 5-8 minutes; a few
 seconds work, roughly). The voice records the extractor and layer it was made with and is
 refused by any other. Exit codes: 0 done, 1 a model could not be fetched, 2 bad input.
