@@ -62,6 +62,19 @@ def test_resynthesize_file_array_and_tuple(synth, vocoder_path, tmp_path) -> Non
     assert np.sqrt(np.mean(from_file.audio ** 2)) > 0.01  # audible, not silence
 
 
+def test_integer_pcm_stereo_and_gradio_tuples(synth) -> None:
+    wav = speechlike(0.5, SR)
+    reference = synth.resynthesize(wav, sample_rate=SR).audio
+    pcm16 = np.round(wav * 32768).astype(np.int16)
+    stereo = np.stack([pcm16, pcm16], axis=1)  # (samples, channels), as Gradio gives it
+    for audio in ((SR, pcm16), (pcm16, SR), (SR, stereo), (stereo.T.copy(), SR),
+                  ((np.round(wav * 2**31 * 0.999)).astype(np.int32), SR)):
+        got = synth.resynthesize(audio).audio
+        assert np.abs(got - reference).max() < 1e-3  # 16-bit quantisation of the input
+    unsigned = np.round(wav * 128 + 128).clip(0, 255).astype(np.uint8)
+    assert np.corrcoef(synth.resynthesize(unsigned, sample_rate=SR).audio, reference)[0, 1] > 0.95
+
+
 def test_resynthesize_resamples_to_the_vocoder_rate(synth) -> None:
     wav = speechlike(0.5, 22050)
     result = synth.resynthesize(wav, sample_rate=22050)
@@ -74,8 +87,13 @@ def test_resynthesize_bad_input(synth, tmp_path) -> None:
         synth.resynthesize(speechlike(0.5, SR))
     with pytest.raises(PipelineError, match=r"too short: 50 samples.*more than 96"):
         synth.resynthesize(np.zeros(50, np.float32), sample_rate=SR)
-    with pytest.raises(PipelineError, match=r"expected mono audio of shape \(samples,\), got \(2, 800\)"):
-        synth.resynthesize(np.zeros((2, 800), np.float32), sample_rate=SR)
+    with pytest.raises(PipelineError, match=r"expected mono audio \(samples,\) or a few channels, "
+                                            r"got shape \(20, 800\)"):
+        synth.resynthesize(np.zeros((20, 800), np.float32), sample_rate=SR)
+    with pytest.raises(PipelineError, match="sample rate must be positive"):
+        synth.resynthesize(np.zeros(800, np.float32), sample_rate=0)
+    with pytest.raises(PipelineError, match="expected float or integer PCM samples, got bool"):
+        synth.resynthesize(np.zeros(800, bool), sample_rate=SR)
     with pytest.raises(PipelineError, match="NaN"):
         synth.resynthesize(np.full(800, np.nan, np.float32), sample_rate=SR)
     from vocoder.audio import AudioError
