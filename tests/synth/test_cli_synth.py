@@ -81,6 +81,9 @@ def test_default_vocoder_missing_offline_says_how_to_get_it(tmp_path, capsys) ->
                  "--vocoder griffinlim"):
         assert text in line
     assert not out.exists()
+    (tmp_path / "m.txt").write_text("a|Hello.\nb|\n")
+    assert main(["batch", str(tmp_path / "m.txt"), "--output-dir", str(tmp_path / "out")]) == 1
+    assert "--vocoder griffinlim" in error_line(capsys)  # the one line, before any item report
     assert main(["tts", "Hello.", "-o", str(out), "--vocoder", "griffinlim"]) == 0
     assert load_audio(out)[1] == 22050
 
