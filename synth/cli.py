@@ -25,7 +25,8 @@ import sys
 from typing import Sequence
 
 #: Sub-command modules under ``synth.commands``, in the order ``--help`` lists them.
-COMMANDS: tuple[str, ...] = ("models", "features", "prematch")
+COMMANDS: tuple[str, ...] = ("tts", "convert", "resynth", "vocode", "voice", "batch", "features",
+                             "prematch", "models")
 
 
 class CommandError(Exception):
@@ -92,8 +93,20 @@ def _user_error_code(exc: BaseException) -> int | None:
     if isinstance(code, int) and not isinstance(code, bool):
         return code
     from vocoder.audio import AudioError
+    from vocoder.checkpoint import CheckpointError
     from vocoder.config import ConfigError
 
-    if isinstance(exc, (ConfigError, AudioError)):
+    from synth.text import TextError
+
+    user_errors: tuple[type[BaseException], ...] = (ConfigError, AudioError, CheckpointError,
+                                                    TextError)
+    try:
+        from synth.features import FeatureError
+        from synth.knnvc import MatchingSetError
+
+        user_errors += (FeatureError, MatchingSetError)
+    except ImportError:
+        pass
+    if isinstance(exc, user_errors):
         return 2
     return None

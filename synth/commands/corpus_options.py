@@ -8,7 +8,8 @@ import os
 import sys
 from pathlib import Path
 
-DEFAULT_EXTRACTOR = "wavlm-large"
+from synth.defaults import DEFAULT_EXTRACTOR
+
 DEFAULT_ARCH = "WAVLM_LARGE"
 
 INPUT_HELP = """\

@@ -1,0 +1,114 @@
+"""Options shared by the synthesis sub-commands and the :class:`Synthesizer` they build.
+
+Not a sub-command itself (not listed in :data:`synth.cli.COMMANDS`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+VOCODER_HELP = (
+    "mel vocoder: a registry name (default %(default)s; see 'synth models list'), a checkpoint "
+    "path (config.json beside it, or --vocoder-config), 'griffinlim' (no weights needed, low "
+    "quality) or 'none' (text to speech only: the espeak-ng base voice as it is)")
+
+
+def add_vocoder_options(parser: argparse.ArgumentParser, *, mel: bool = True,
+                        vc: bool = False) -> None:
+    """``--vocoder``/``--vocoder-config`` (``mel``), the voice-conversion models (``vc``),
+    and ``--device``/``--dtype``."""
+    from synth.defaults import DEFAULT_EXTRACTOR, DEFAULT_MEL_VOCODER, DEFAULT_VC_VOCODER
+
+    group = parser.add_argument_group("models and device")
+    if mel:
+        group.add_argument("--vocoder", default=DEFAULT_MEL_VOCODER, metavar="NAME|PATH",
+                           help=VOCODER_HELP)
+        group.add_argument("--vocoder-config", metavar="CONFIG",
+                           help="config.json (or preset v1/v2/v3) for a --vocoder checkpoint path; "
+                                "for griffinlim, the mel settings to invert (default: the "
+                                "published 22.05 kHz ones)")
+    if vc:
+        group.add_argument("--vc-vocoder", default=DEFAULT_VC_VOCODER, metavar="NAME|PATH",
+                           help="feature vocoder for voice conversion (default %(default)s)")
+        group.add_argument("--vc-vocoder-config", metavar="CONFIG",
+                           help="config.json for a --vc-vocoder checkpoint path")
+        group.add_argument("--extractor", default=DEFAULT_EXTRACTOR, metavar="NAME|PATH",
+                           help="SSL feature extractor for voice conversion (default %(default)s; "
+                                "a path is read as --extractor-arch weights)")
+        group.add_argument("--extractor-arch", default="WAVLM_LARGE", metavar="ARCH",
+                           help="torchaudio architecture of an --extractor path (default "
+                                "%(default)s)")
+        group.add_argument("--layer", type=int, metavar="N",
+                           help="feature layer for kNN-VC (default: the extractor's, 6 for WavLM)")
+        group.add_argument("-k", type=int, default=4, metavar="K",
+                           help="nearest neighbours averaged per frame (default %(default)s)")
+        group.add_argument("--loudness", type=_loudness, default=-16.0, metavar="LUFS",
+                           help="loudness of converted speech in LUFS (default %(default)s; "
+                                "'none' keeps it as it comes)")
+    group.add_argument("--device", default="auto",
+                       help="auto (CUDA if present, cuda:LOCAL_RANK under torchrun), cpu, cuda, "
+                            "cuda:N")
+    group.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"],
+                       help="vocoder compute dtype (float16 needs a GPU; griffinlim is float32)")
+
+
+def _loudness(text: str) -> float | None:
+    if text.strip().lower() == "none":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of LUFS or 'none', got {text!r}") from None
+
+
+def pick_device_arg(device: str) -> str:
+    """``auto`` under torchrun (``LOCAL_RANK`` set) with CUDA present -> ``cuda:LOCAL_RANK``."""
+    if device == "auto" and os.environ.get("LOCAL_RANK", "").isdigit():
+        import torch
+
+        if torch.cuda.is_available():
+            return f"cuda:{int(os.environ['LOCAL_RANK']) % torch.cuda.device_count()}"
+    return device
+
+
+def make_synthesizer(args: argparse.Namespace, **overrides):
+    """A :class:`synth.pipeline.Synthesizer` configured from the parsed options."""
+    from synth.defaults import NO_VOCODER
+    from synth.pipeline import Synthesizer
+    from vocoder.inference import tune_cpu_allocator
+
+    tune_cpu_allocator()
+    kwargs = dict(device=pick_device_arg(args.device), dtype=args.dtype)
+    if hasattr(args, "vocoder"):
+        kwargs.update(vocoder=args.vocoder, vocoder_config=args.vocoder_config)
+    else:
+        kwargs.update(vocoder=NO_VOCODER)
+    if hasattr(args, "vc_vocoder"):
+        kwargs.update(vc_vocoder=args.vc_vocoder, vc_vocoder_config=args.vc_vocoder_config,
+                      extractor=args.extractor, extractor_arch=args.extractor_arch,
+                      layer=args.layer, k=args.k, target_loudness=args.loudness)
+    kwargs.update(overrides)
+    try:
+        return Synthesizer(**kwargs)
+    except ValueError as exc:  # device/dtype choices
+        from synth.cli import CommandError
+
+        raise CommandError(str(exc)) from None
+
+
+def check_output(path: str, suffix: str = ".wav") -> Path:
+    """The ``-o`` path, refused if it is a folder."""
+    from synth.cli import CommandError
+
+    out = Path(path)
+    if out.is_dir():
+        raise CommandError(f"{out}: is a folder; give a file name for the output (e.g. "
+                           f"{out / ('out' + suffix)})")
+    return out
+
+
+def report(result, path: Path) -> None:
+    """One line on stdout: what was written."""
+    print(f"wrote {path} ({result.seconds:.2f} s at {result.sample_rate} Hz)")

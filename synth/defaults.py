@@ -1,0 +1,11 @@
+"""Names of the models hifisynth uses unless told otherwise, and the reserved vocoder names.
+
+Kept apart from :mod:`synth.pipeline` so the ``synth`` command can show them in ``--help``
+without importing torch.
+"""
+
+DEFAULT_MEL_VOCODER = "hifigan-v3-ljspeech"
+DEFAULT_VC_VOCODER = "knnvc-hifigan-prematched"
+DEFAULT_EXTRACTOR = "wavlm-large"
+GRIFFINLIM = "griffinlim"  # Griffin-Lim inversion of the mel: no weights, only when asked for
+NO_VOCODER = "none"  # no mel vocoder: text to speech returns the espeak-ng base voice as it is
