@@ -1020,7 +1020,7 @@ def build_ui(app: HifisynthApp):
                         tts_audio = gr.Audio(label="Speech", type="filepath", format="wav",
                                              interactive=False, buttons=["download"],
                                              elem_id="tts-audio")
-                        tts_mel = gr.Image(label="Mel spectrogram", format="png",
+                        tts_mel = gr.Image(label="Mel spectrogram", format="png", height=180,
                                            interactive=False, elem_classes="hs-mel",
                                            elem_id="tts-mel")
                         tts_notes = gr.Markdown(elem_classes="hs-notes", elem_id="tts-notes")
@@ -1081,13 +1081,13 @@ def build_ui(app: HifisynthApp):
                     with gr.Column():
                         lab_orig = gr.Audio(label="Original", type="filepath", format="wav",
                                             interactive=False, elem_id="lab-original")
-                        lab_orig_mel = gr.Image(label="Original mel", format="png",
+                        lab_orig_mel = gr.Image(label="Original mel", format="png", height=180,
                                                 interactive=False, elem_classes="hs-mel")
                     with gr.Column():
                         lab_out = gr.Audio(label="Resynthesised", type="filepath", format="wav",
                                            interactive=False, buttons=["download"],
                                            elem_id="lab-output")
-                        lab_out_mel = gr.Image(label="Resynthesised mel", format="png",
+                        lab_out_mel = gr.Image(label="Resynthesised mel", format="png", height=180,
                                                interactive=False, elem_classes="hs-mel")
                 lab_scores = gr.Dataframe(headers=SCORE_HEADERS, label="Objective scores "
                                           "(as `vocoder eval`)", interactive=False,
