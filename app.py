@@ -7,8 +7,9 @@ A thin Gradio layer over :class:`synth.pipeline.Synthesizer`::
     python app.py --help
 
 Four tabs, each also a named API endpoint for ``gradio_client`` (see ``docs/app.md``):
-``/tts``, ``/convert``, ``/save_voice``, ``/vocoder``, ``/vocoder_scores``, ``/models``,
-``/download_model``, ``/status``.
+``/tts`` and ``/mel``, ``/convert``, ``/save_voice``, ``/vocoder`` and ``/vocoder_compare``,
+``/models``, ``/download_model``, ``/status``. Audio comes first; mel images and scores
+follow in a second, chained event, so they never delay the audio.
 
 How it behaves:
 
@@ -562,6 +563,18 @@ class HifisynthApp:
         save_wav(path, audio, rate)
         return str(path)
 
+    def write_image(self, image: np.ndarray, stem: str) -> str:
+        """Write an RGB image ``(height, width, 3)`` uint8 as PNG (fast compression) into the
+        outputs folder; returns its path."""
+        from PIL import Image
+
+        self._sweep_outputs()
+        folder = self.outputs_dir / uuid.uuid4().hex
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{stem}.png"
+        Image.fromarray(image).save(path, format="PNG", compress_level=1)
+        return str(path)
+
     def _sweep_outputs(self) -> None:
         now = time.time()
         if now - self._last_sweep < 60 or not self.outputs_dir.is_dir():
@@ -587,11 +600,11 @@ class HifisynthApp:
 
     def tts(self, text: str | None, voice: str | None = "base",
             references: Sequence[str] | None = None, saved_voice: str | None = None,
-            vocoder: str | None = None) -> tuple[str, np.ndarray, str]:
+            vocoder: str | None = None) -> tuple[str, str]:
         """Text -> speech. ``voice``: ``base`` (the espeak-ng voice through the mel
         ``vocoder``), ``clips`` (converted into the voice of the ``references`` clips) or
-        ``saved`` (into the saved voice ``saved_voice``). Returns the WAV path, the mel image
-        and notes (markdown)."""
+        ``saved`` (into the saved voice ``saved_voice``). Returns the WAV path and notes
+        (markdown); the UI then shows its mel (:meth:`mel`)."""
         text = (text or "").strip()
         if not text:
             raise UserError("type some text to speak")
@@ -603,8 +616,6 @@ class HifisynthApp:
         if voice == "base":
             synth = self.resolve_vocoder(vocoder)
             result = synth.speak(text)
-            mel = (synth.mel(result.audio) if synth.has_mel_vocoder
-                   else display_mel(result.audio, result.sample_rate))
             name = synth.vocoder_name if synth is not self.synth else self.config.vocoder
             notes.append(f"espeak-ng base voice through the **{_display_name(name)}** vocoder")
         elif voice in ("clips", "saved"):
@@ -620,13 +631,20 @@ class HifisynthApp:
                 described = f"saved voice **{saved_voice}**"
             result = self.synth.speak(text, voice=target)
             result = self._loudness(result, -16.0)
-            mel = display_mel(result.audio, result.sample_rate)
             notes.append(f"espeak-ng base voice converted into {described} (kNN-VC); the mel "
                          "vocoder choice does not apply")
         else:
             raise UserError(f"voice must be 'base', 'clips' or 'saved', got {voice!r}")
         notes.append(f"{result.seconds:.2f} s at {result.sample_rate} Hz")
-        return self.write_output(result, "speech"), mel_image(mel), _markdown(notes)
+        return self.write_output(result, "speech"), _markdown(notes)
+
+    def mel(self, audio: str | None) -> str:
+        """The mel spectrogram of an audio file as a PNG image (80 bands up to 8 kHz, low
+        frequencies at the bottom); returns its path."""
+        if not audio:
+            raise UserError("no audio to show")
+        clip = read_clip(audio, "audio", self.limits)
+        return self.write_image(mel_image(display_mel(clip.wav, clip.sample_rate)), "mel")
 
     @staticmethod
     def _loudness(result: SynthResult, lufs: float | None) -> SynthResult:
@@ -689,64 +707,86 @@ class HifisynthApp:
 
     def vocoder(self, audio: str | None, mel: str | None = None, vocoder: str | None = None,
                 checkpoint: str | None = None, config: str | None = None,
-                preset: str | None = None
-                ) -> tuple[str | None, str, np.ndarray | None, np.ndarray, str]:
+                preset: str | None = None) -> tuple[str | None, str, str]:
         """Resynthesise ``audio`` (or vocode the ``.npy`` ``mel``) with a vocoder: the choice
         ``vocoder``, or an uploaded ``checkpoint`` with its ``config`` (``config.json``) or
         a ``preset`` (v1, v2, v3). Returns the original (cut to the output's length, at the
-        vocoder's rate; ``None`` for a mel), the resynthesis, their mel images (same colour
-        range) and notes."""
+        vocoder's rate; ``None`` for a mel), the result and notes; the UI then compares
+        them (:meth:`vocoder_compare`)."""
         if bool(audio) == bool(mel):
             raise UserError("give either an audio clip to resynthesise or a .npy mel to vocode, "
                             "not both" if audio else
                             "upload an audio clip to resynthesise or a .npy mel to vocode")
         synth, label = self._lab_vocoder(vocoder, checkpoint, config, preset)
         rate = synth.sample_rate
-        notes: list[str] = []
         if audio:
             clip = read_clip(audio, "audio", self.limits, rate)
-            notes += clip.notes
             wav = synth.load_input_audio(clip.pair(), None, rate, clip.name)
-            in_mel = synth.mel(wav, clip.name)
-            result = SynthResult(synth.vocode_frames([in_mel])[0], rate)
-            original = wav[: len(result.audio)]
-            out_mel = synth.mel(result.audio)
-            lo_hi = mel_range(in_mel, out_mel)
-            outputs = (self.write_output((original, rate), "original"),
-                       self.write_output(result, "resynthesized"),
-                       mel_image(in_mel, lo_hi), mel_image(out_mel, lo_hi))
-            notes.append(f"{clip.name}: {result.seconds:.2f} s resynthesised by {label} at "
-                         f"{rate} Hz")
-        else:
-            path = Path(mel)
-            size = path.stat().st_size if path.is_file() else 0
-            if size > self.limits.max_upload_bytes:
-                raise UserError(f"mel ({path.name}): the file is {size / 1e6:.1f} MB; the limit "
-                                f"is {self.limits.max_upload_mb:g} MB")
-            if path.suffix.lower() != ".npy":
-                raise UserError(f"mel ({path.name}): expected a .npy file (numpy.save of a "
-                                "(num_mels, frames) array)")
-            try:
-                array = load_mel_file(path)
-            except PipelineError as exc:
-                raise UserError(f"mel ({path.name}): {_strip_path(str(exc), path)}") from None
-            frames = array.shape[-1] if array.ndim >= 2 else 0
-            seconds = frames * audio_config_of(synth.mel_vocoder).hop_size / rate
-            if seconds > self.limits.max_seconds:
-                raise UserError(f"mel ({path.name}): {frames} frames make {seconds:.1f} s of "
-                                f"audio; the limit is {self.limits.max_seconds:g} s")
-            try:
-                result = synth.vocode(array)
-            except PipelineError as exc:
-                raise UserError(f"mel ({path.name}): {_strip_path(str(exc), path)}") from None
-            out_mel = synth.mel(result.audio)
-            in_mel = np.asarray(array, np.float32).reshape(array.shape[-2], array.shape[-1])
-            lo_hi = mel_range(in_mel, out_mel)
-            outputs = (None, self.write_output(result, "vocoded"), mel_image(in_mel, lo_hi),
-                       mel_image(out_mel, lo_hi))
-            notes.append(f"{path.name}: {frames} frames vocoded by {label}: {result.seconds:.2f} s "
-                         f"at {rate} Hz (left: the mel given, right: the mel of the result)")
-        return (*outputs, _markdown(notes))
+            result = SynthResult(synth.vocode_frames([synth.mel(wav, clip.name)])[0], rate)
+            original = self.write_output((wav[: len(result.audio)], rate), "original")
+            notes = clip.notes + [f"{clip.name}: {result.seconds:.2f} s resynthesised by "
+                                  f"{label} at {rate} Hz"]
+            return original, self.write_output(result, "resynthesized"), _markdown(notes)
+        path, array = self._read_mel(mel)
+        frames = array.shape[-1]
+        seconds = frames * audio_config_of(synth.mel_vocoder).hop_size / rate
+        if seconds > self.limits.max_seconds:
+            raise UserError(f"mel ({path.name}): {frames} frames make {seconds:.1f} s of "
+                            f"audio; the limit is {self.limits.max_seconds:g} s")
+        try:
+            result = synth.vocode(array)
+        except PipelineError as exc:
+            raise UserError(f"mel ({path.name}): {_strip_path(str(exc), path)}") from None
+        notes = [f"{path.name}: {frames} frames vocoded by {label}: {result.seconds:.2f} s at "
+                 f"{rate} Hz"]
+        return None, self.write_output(result, "vocoded"), _markdown(notes)
+
+    def _read_mel(self, mel: str) -> tuple[Path, np.ndarray]:
+        """An uploaded ``.npy`` mel: its path and array (at least 2-D)."""
+        path = Path(mel)
+        size = path.stat().st_size if path.is_file() else 0
+        if size > self.limits.max_upload_bytes:
+            raise UserError(f"mel ({path.name}): the file is {size / 1e6:.1f} MB; the limit "
+                            f"is {self.limits.max_upload_mb:g} MB")
+        if path.suffix.lower() != ".npy":
+            raise UserError(f"mel ({path.name}): expected a .npy file (numpy.save of a "
+                            "(num_mels, frames) array)")
+        try:
+            array = load_mel_file(path)
+        except PipelineError as exc:
+            raise UserError(f"mel ({path.name}): {_strip_path(str(exc), path)}") from None
+        if array.ndim < 2 or array.shape[-1] == 0:
+            raise UserError(f"mel ({path.name}): expected an array of shape (num_mels, frames), "
+                            f"got {tuple(array.shape)}")
+        return path, array
+
+    def vocoder_compare(self, original: str | None, resynthesized: str | None,
+                        mel: str | None = None) -> tuple[str | None, str, list[list[Any]]]:
+        """Compare a resynthesis with its original: their mel images (80 bands up to 8 kHz,
+        one colour range) and the objective scores of ``vocoder eval`` (rows: score, value,
+        which way is better, what it measures); the second file is resampled to the first's
+        rate. Without an original, the left image shows the ``.npy`` ``mel`` given to the
+        vocoder (its own bands) and there are no scores."""
+        if not resynthesized:
+            raise UserError("nothing to compare: resynthesise something first")
+        deg = read_clip(resynthesized, "resynthesis", self.limits)
+        deg_mel = display_mel(deg.wav, deg.sample_rate)
+        if not original:
+            if not mel:
+                raise UserError("give the original audio (or the .npy mel) to compare with")
+            _, array = self._read_mel(mel)
+            given = np.asarray(array, np.float32).reshape(array.shape[-2], array.shape[-1])
+            return (self.write_image(mel_image(given), "mel-given"),
+                    self.write_image(mel_image(deg_mel), "mel-vocoded"), [])
+        ref = read_clip(original, "original", self.limits)
+        ref_mel = display_mel(ref.wav, ref.sample_rate)
+        lo_hi = mel_range(ref_mel, deg_mel)
+        rows, notes = score_pair(ref.wav, resample(deg.wav, deg.sample_rate, ref.sample_rate),
+                                 ref.sample_rate)
+        for note in notes:
+            LOG.info("scores: %s", note)
+        return (self.write_image(mel_image(ref_mel, lo_hi), "mel-original"),
+                self.write_image(mel_image(deg_mel, lo_hi), "mel-resynthesized"), rows)
 
     def _lab_vocoder(self, vocoder: str | None, checkpoint: str | None, config: str | None,
                      preset: str | None) -> tuple[Synthesizer, str]:
@@ -775,21 +815,6 @@ class HifisynthApp:
         synth = self.resolve_vocoder(vocoder, allow_none=False)
         name = self.config.vocoder if synth is self.synth else synth.vocoder_name
         return synth, _display_name(name)
-
-    def vocoder_scores(self, original: str | None, resynthesized: str | None
-                       ) -> list[list[Any]]:
-        """Objective scores of ``resynthesized`` against ``original`` (two audio files; the
-        second is resampled to the first's rate). Rows: score, value, which way is better,
-        what it measures (see ``vocoder eval``)."""
-        if not original or not resynthesized:
-            raise UserError("scores need the original audio and its resynthesis")
-        ref = read_clip(original, "original", self.limits)
-        deg = read_clip(resynthesized, "resynthesis", self.limits)
-        deg_wav = resample(deg.wav, deg.sample_rate, ref.sample_rate)
-        rows, notes = score_pair(ref.wav, deg_wav, ref.sample_rate)
-        for note in notes:
-            LOG.info("scores: %s", note)
-        return rows
 
     # ------------------------------------------------------------------ models
 
@@ -1028,33 +1053,37 @@ def build_ui(app: HifisynthApp):
             # ---------------------------------------------------------- voice conversion
             with gr.Tab("Voice conversion", id="vc"):
                 with gr.Row():
-                    vc_source = gr.Audio(label="Source speech", sources=["upload", "microphone"],
-                                         type="filepath", elem_id="vc-source")
-                    vc_refs = gr.File(label="Reference clips (target voice), one or more",
-                                      file_count="multiple", file_types=["audio"],
-                                      elem_id="vc-refs")
-                with gr.Row():
-                    vc_k = gr.Slider(1, 32, value=4, step=1, label="k (neighbours per frame)",
-                                     elem_id="vc-k")
-                    vc_norm = gr.Checkbox(value=True, label="Normalise loudness",
-                                          elem_id="vc-normalize")
-                    vc_lufs = gr.Slider(-40, -6, value=-16, step=1, label="Loudness (LUFS)",
-                                        elem_id="vc-loudness")
-                vc_button = gr.Button("Convert", variant="primary", elem_id="vc-run")
-                with gr.Row():
-                    vc_audio = gr.Audio(label="Converted", type="filepath", format="wav",
-                                        interactive=False, buttons=["download"],
-                                        elem_id="vc-output")
-                    vc_notes = gr.Markdown(elem_classes="hs-notes", elem_id="vc-notes")
-                if example_clip.is_file():
-                    gr.Examples([[str(example_clip)]], inputs=[vc_source],
-                                label="Example source")
-                with gr.Accordion("Save the reference clips as a voice", open=False):
-                    with gr.Row():
-                        voice_name = gr.Textbox(label="Voice name", placeholder="e.g. alice",
-                                                max_length=64, elem_id="vc-voice-name")
-                        save_button = gr.Button("Save voice", elem_id="vc-save")
-                    save_notes = gr.Markdown(elem_classes="hs-notes", elem_id="vc-save-notes")
+                    with gr.Column():
+                        vc_source = gr.Audio(label="Source speech",
+                                             sources=["upload", "microphone"], type="filepath",
+                                             elem_id="vc-source")
+                        vc_refs = gr.File(label="Reference clips (target voice), one or more",
+                                          file_count="multiple", file_types=["audio"],
+                                          elem_id="vc-refs")
+                        with gr.Row():
+                            vc_k = gr.Slider(1, 32, value=4, step=1,
+                                             label="k (neighbours per frame)", elem_id="vc-k")
+                            vc_lufs = gr.Slider(-40, -6, value=-16, step=1,
+                                                label="Loudness (LUFS)", elem_id="vc-loudness")
+                        vc_norm = gr.Checkbox(value=True, label="Normalise loudness",
+                                              elem_id="vc-normalize")
+                        vc_button = gr.Button("Convert", variant="primary", elem_id="vc-run")
+                    with gr.Column():
+                        vc_audio = gr.Audio(label="Converted", type="filepath", format="wav",
+                                            interactive=False, buttons=["download"],
+                                            elem_id="vc-output")
+                        vc_notes = gr.Markdown(elem_classes="hs-notes", elem_id="vc-notes")
+                        if example_clip.is_file():
+                            gr.Examples([[str(example_clip)]], inputs=[vc_source],
+                                        label="Example source")
+                        with gr.Accordion("Save the reference clips as a voice", open=False):
+                            with gr.Row():
+                                voice_name = gr.Textbox(label="Voice name",
+                                                        placeholder="e.g. alice", max_length=64,
+                                                        elem_id="vc-voice-name")
+                                save_button = gr.Button("Save voice", elem_id="vc-save")
+                            save_notes = gr.Markdown(elem_classes="hs-notes",
+                                                     elem_id="vc-save-notes")
 
             # ---------------------------------------------------------- vocoder lab
             with gr.Tab("Vocoder", id="vocoder"):
@@ -1111,9 +1140,12 @@ def build_ui(app: HifisynthApp):
                             + (" (offline: downloads are off)" if app.offline else ""))
 
         # -------------------------------------------------------------- events
+        view_events = dict(concurrency_id="views", concurrency_limit=2)
         tts_button.click(wrap(app.tts, "tts"),
                          [text, voice, tts_refs, saved_voice, tts_vocoder],
-                         [tts_audio, tts_mel, tts_notes], api_name="tts", **synth_events)
+                         [tts_audio, tts_notes], api_name="tts", **synth_events
+                         ).success(wrap(app.mel, "mel"), [tts_audio], [tts_mel], api_name="mel",
+                                   **view_events)
         voice.change(lambda v: (gr.update(visible=v == "clips"), gr.update(visible=v == "saved"),
                                 gr.update(interactive=v == "base")),
                      [voice], [tts_refs, saved_row, tts_vocoder], queue=False,
@@ -1130,11 +1162,11 @@ def build_ui(app: HifisynthApp):
 
         lab_button.click(wrap(app.vocoder, "vocoder"),
                          [lab_audio, lab_mel, lab_vocoder, lab_ckpt, lab_config, lab_preset],
-                         [lab_orig, lab_out, lab_orig_mel, lab_out_mel, lab_notes],
-                         api_name="vocoder", **synth_events
-                         ).success(wrap(app.vocoder_scores, "vocoder_scores"), [lab_orig, lab_out],
-                                   [lab_scores], api_name="vocoder_scores",
-                                   concurrency_id="scores", concurrency_limit=2)
+                         [lab_orig, lab_out, lab_notes], api_name="vocoder", **synth_events
+                         ).success(wrap(app.vocoder_compare, "vocoder_compare"),
+                                   [lab_orig, lab_out, lab_mel],
+                                   [lab_orig_mel, lab_out_mel, lab_scores],
+                                   api_name="vocoder_compare", **view_events)
 
         download_button.click(wrap(app.download_model, "download_model"), [model_name],
                               [download_notes, models_table], api_name="download_model",

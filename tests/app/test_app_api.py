@@ -17,8 +17,9 @@ from tests.app.app_models import MEL_HOP, SR, VC_HOP
 from tests.app.conftest import MAX_SECONDS
 from tests.conftest import speechlike, write_wav
 
-ENDPOINTS = {"/tts", "/convert", "/save_voice", "/vocoder", "/vocoder_scores", "/models",
-             "/download_model", "/status"}
+ENDPOINTS = {"/tts", "/mel", "/convert", "/save_voice", "/vocoder", "/vocoder_compare",
+             "/models", "/download_model", "/status"}
+DISPLAY_HOP = 256  # the mel images: 80 bands (2 px each), hop 256 at the audio's rate
 
 
 def predict(client, *args, api_name: str):
@@ -97,6 +98,8 @@ def test_every_action_is_a_named_endpoint(client) -> None:
     assert params["/tts"] == ["text", "voice", "references", "saved_voice", "vocoder"]
     assert params["/convert"] == ["source", "references", "k", "normalize", "loudness"]
     assert params["/vocoder"] == ["audio", "mel", "vocoder", "checkpoint", "config", "preset"]
+    assert params["/vocoder_compare"] == ["original", "resynthesized", "mel"]
+    assert params["/mel"] == ["audio"]
 
 
 def test_status_reports_device_models_and_limits(client) -> None:
@@ -116,13 +119,13 @@ def test_status_reports_device_models_and_limits(client) -> None:
 # ------------------------------------------------------------------------------- text to speech
 
 def test_tts_base_voice(client) -> None:
-    wav_path, mel_path, notes = predict(client, "Hello there. This is hifisynth.", "base", [],
-                                        None, "default", api_name="/tts")
+    wav_path, notes = predict(client, "Hello there. This is hifisynth.", "base", [], None,
+                              "default", api_name="/tts")
     audio, sr = read(wav_path)
     assert sr == SR and len(audio) % MEL_HOP == 0
     assert 1.0 < len(audio) / sr < 5.0 and rms(audio) > 0.01
-    image = Image.open(mel_path)
-    assert image.mode == "RGB" and image.size == (len(audio) // MEL_HOP, 160)  # 20 mels x 8 px
+    image = Image.open(predict(client, f(Path(wav_path)), api_name="/mel"))
+    assert image.mode == "RGB" and image.size == (len(audio) // DISPLAY_HOP, 160)
     assert "through the **g_00000001** vocoder" in notes
     assert f"{len(audio) / sr:.2f} s at 16000 Hz" in notes
 
@@ -130,8 +133,8 @@ def test_tts_base_voice(client) -> None:
 @pytest.mark.parametrize("vocoder, rate", [("griffinlim", 22050), ("tiny/g_00000001", SR),
                                            ("none", 22050)])
 def test_tts_vocoder_choices(client, vocoder, rate) -> None:
-    wav_path, _, notes = predict(client, "Testing one two three.", "base", [], None, vocoder,
-                                 api_name="/tts")
+    wav_path, notes = predict(client, "Testing one two three.", "base", [], None, vocoder,
+                              api_name="/tts")
     audio, sr = read(wav_path)
     assert sr == rate and rms(audio) > 0.005
 
@@ -158,13 +161,12 @@ def test_tts_bad_input(client, app_models) -> None:
 
 def test_tts_in_a_voice_from_clips_and_saved(client, clips, app_server) -> None:
     text = "Good morning. How are you?"
-    wav_path, mel_path, notes = predict(client, text, "clips", [f(clips["ref"])], None,
-                                        "default", api_name="/tts")
+    wav_path, notes = predict(client, text, "clips", [f(clips["ref"])], None, "default",
+                              api_name="/tts")
     audio, sr = read(wav_path)
     assert sr == SR and len(audio) % VC_HOP == 0
     assert integrated_loudness(audio, sr) == pytest.approx(-16.0, abs=0.5)
     assert "converted into 1 reference clip(s)" in notes
-    assert Image.open(mel_path).size[1] == 160  # 80 display bands x 2 px
 
     notes, name = predict(client, [f(clips["ref"]), f(clips["ref2"])], "alice",
                           api_name="/save_voice")
@@ -173,7 +175,7 @@ def test_tts_in_a_voice_from_clips_and_saved(client, clips, app_server) -> None:
     assert "alice" in predict(client, api_name="/status")["voices"]
     notes, _ = predict(client, [f(clips["ref"])], "alice", api_name="/save_voice")
     assert "replaced voice **alice**" in notes
-    wav_path, _, notes = predict(client, text, "saved", [], "alice", "default", api_name="/tts")
+    wav_path, notes = predict(client, text, "saved", [], "alice", "default", api_name="/tts")
     assert read(wav_path)[1] == SR and "saved voice **alice**" in notes
 
 
@@ -270,21 +272,22 @@ def test_upload_size_limit(client, clips, app_server) -> None:
 # ------------------------------------------------------------------------------- vocoder lab
 
 def test_vocoder_resynthesis_and_scores(client, clips) -> None:
-    orig, resynth, orig_mel, out_mel, notes = predict(
-        client, f(clips["source"]), None, "default", None, None, "", api_name="/vocoder")
+    orig, resynth, notes = predict(client, f(clips["source"]), None, "default", None, None, "",
+                                   api_name="/vocoder")
     a, sr_a = read(orig)
     b, sr_b = read(resynth)
     assert sr_a == sr_b == SR and len(a) == len(b) == (int(1.5 * SR) // MEL_HOP) * MEL_HOP
-    assert Image.open(orig_mel).size == Image.open(out_mel).size == (len(b) // MEL_HOP, 160)
     assert "source.wav: 1.50 s resynthesised by g_00000001 at 16000 Hz" in notes
 
-    table = predict(client, f(Path(orig)), f(Path(resynth)), api_name="/vocoder_scores")
+    orig_mel, out_mel, table = predict(client, f(Path(orig)), f(Path(resynth)), None,
+                                       api_name="/vocoder_compare")
+    assert Image.open(orig_mel).size == Image.open(out_mel).size == (len(b) // DISPLAY_HOP, 160)
     assert table["headers"] == ["score", "value", "better", "what it measures"]
     scores = {row[0]: row[1] for row in table["data"]}
     assert set(scores) == {"mel L1", "MR-STFT", "PESQ (wideband)", "STOI"}
     assert float(scores["mel L1"]) > 0.1  # a random-weight vocoder is far from the original
-    same = {row[0]: row[1] for row in predict(client, f(Path(orig)), f(Path(orig)),
-                                              api_name="/vocoder_scores")["data"]}
+    same = {row[0]: row[1] for row in predict(client, f(Path(orig)), f(Path(orig)), None,
+                                              api_name="/vocoder_compare")[2]["data"]}
     assert float(same["mel L1"]) == pytest.approx(0.0, abs=1e-6)
     try:
         import vocoder.evaluate  # noqa: F401 - the full `vocoder eval` set
@@ -296,15 +299,15 @@ def test_vocoder_resynthesis_and_scores(client, clips) -> None:
 
 
 def test_vocoder_other_vocoders(client, clips, app_models) -> None:
-    _, resynth, *_ = predict(client, f(clips["ref"]), None, "griffinlim", None, None, "",
-                             api_name="/vocoder")
+    _, resynth, _ = predict(client, f(clips["ref"]), None, "griffinlim", None, None, "",
+                            api_name="/vocoder")
     audio, sr = read(resynth)
     assert sr == 22050 and rms(audio) > 0.005
     # An uploaded checkpoint with its config.json (kept by content: a second call reuses it).
     ckpt, config = app_models.vocoder, app_models.vocoder.parent / "config.json"
     for _ in range(2):
-        _, resynth, _, _, notes = predict(client, f(clips["ref"]), None, "default", f(ckpt),
-                                          f(config), "", api_name="/vocoder")
+        _, resynth, notes = predict(client, f(clips["ref"]), None, "default", f(ckpt),
+                                    f(config), "", api_name="/vocoder")
         assert read(resynth)[1] == SR and "by the uploaded checkpoint g_00000001" in notes
 
 
@@ -312,13 +315,17 @@ def test_vocoder_mel_files(client, tmp_path) -> None:
     rng = np.random.default_rng(0)
     mel = (-5 + rng.standard_normal((20, 100))).astype(np.float32)
     np.save(tmp_path / "mel.npy", mel)
-    orig, out, in_img, out_img, notes = predict(client, None, f(tmp_path / "mel.npy"), "default",
-                                                None, None, "", api_name="/vocoder")
+    orig, out, notes = predict(client, None, f(tmp_path / "mel.npy"), "default", None, None, "",
+                               api_name="/vocoder")
     assert orig is None
     audio, sr = read(out)
     assert sr == SR and len(audio) == 100 * MEL_HOP
-    assert Image.open(in_img).size == (100, 160)
     assert "mel.npy: 100 frames vocoded by g_00000001" in notes
+    in_img, out_img, table = predict(client, None, f(Path(out)), f(tmp_path / "mel.npy"),
+                                     api_name="/vocoder_compare")
+    assert Image.open(in_img).size == (100, 160)  # the mel given: 20 bands x 8 px
+    assert Image.open(out_img).size == (len(audio) // DISPLAY_HOP, 160)
+    assert table["data"] in ([], [[None] * 4], [["", "", "", ""]])
 
     def mel_error(array, name="bad.npy", **save) -> str:
         np.save(tmp_path / name, array, **save)
@@ -362,8 +369,10 @@ def test_vocoder_bad_input(client, clips, tmp_path, app_models) -> None:
     assert "Value: ../../etc/passwd is not in the list of choices" in str(pytest.raises(
         Exception, client.predict, f(clips["ref"]), None, "default", f(ckpt), None,
         "../../etc/passwd", api_name="/vocoder").value)
-    assert "scores need the original audio" in app_error(client, None, f(clips["ref"]),
-                                                         api_name="/vocoder_scores")
+    assert "give the original audio (or the .npy mel) to compare with" in app_error(
+        client, None, f(clips["ref"]), None, api_name="/vocoder_compare")
+    assert "nothing to compare" in app_error(client, f(clips["ref"]), None, None,
+                                             api_name="/vocoder_compare")
 
 
 # ------------------------------------------------------------------------------- models
@@ -393,7 +402,7 @@ def test_models_table_and_download(client, app_models) -> None:
     assert (app_models.home / "models" / "tiny-extra" / "g_00000001").is_file()
     notes, _ = predict(client, "tiny-extra", api_name="/download_model")
     assert "was already in the cache" in notes
-    wav_path, _, notes = predict(client, "Hello.", "base", [], None, "tiny-extra", api_name="/tts")
+    wav_path, notes = predict(client, "Hello.", "base", [], None, "tiny-extra", api_name="/tts")
     assert read(wav_path)[1] == SR and "through the **tiny-extra** vocoder" in notes
     assert "Value: nope is not in the list of choices" in str(pytest.raises(
         Exception, client.predict, "nope", api_name="/download_model").value)
