@@ -296,18 +296,21 @@ class BatchRunner:
         self._remove_stale_temp_files(items)
         summary.items = len(items)
         pending: list[Item] = []
+        bad: list[tuple[Item, str]] = []
         for item in items:
             if item.error is not None:
-                self._fail(summary, item, item.error)
+                bad.append((item, item.error))
             elif not self.overwrite and self.output_path(item).is_file():
                 summary.skipped += 1
             elif (problem := _voice_problem(item)) is not None:
-                self._fail(summary, item, problem)
+                bad.append((item, problem))
             else:
                 pending.append(item)
         started = time.perf_counter()
-        pending = self._load_models(pending, summary)
+        pending = self._load_models(pending, summary)  # a missing model stops here, first
         summary.load_seconds = time.perf_counter() - started
+        for item, reason in bad:
+            self._fail(summary, item, reason)
         pending.sort(key=self._length_hint)
         bar = self._bar(len(items), len(items) - len(pending))
         started = time.perf_counter()

@@ -297,7 +297,10 @@ class Synthesizer:
         generator = generator.to(self.device, self.dtype).requires_grad_(False)
         knn_config = KnnVCConfig(layer=layer or KNNVC_LAYER, k=self.k,
                                  target_loudness=self.target_loudness)
-        return KnnVC(extractor, generator, config=knn_config)
+        try:
+            return KnnVC(extractor, generator, config=knn_config)
+        except ValueError as exc:  # layer out of range, feature sizes that do not match
+            raise PipelineError(f"voice conversion models do not fit together: {exc}") from None
 
     def _check_kind(self, spec: Any, kind: str) -> None:
         """Refuse a registry model of the wrong kind before anything is downloaded."""
@@ -345,8 +348,14 @@ class Synthesizer:
 
     def load_input_audio(self, audio: AudioInput, sample_rate: int | None, target_rate: int,
                          what: str = "audio") -> np.ndarray:
-        """Mono float32 ``(samples,)`` at ``target_rate`` from a file path, an array with
-        ``sample_rate``, or an ``(array, sample_rate)`` tuple."""
+        """Mono float32 ``(samples,)`` at ``target_rate``.
+
+        ``audio`` is a file path, an array or tensor with ``sample_rate``, or a tuple
+        ``(waveform, sample_rate)`` (Gradio's ``(sample_rate, waveform)`` order works too).
+        Float samples are taken as they are ([-1, 1]); integer PCM (int16, int32, uint8) is
+        scaled to [-1, 1]. A 2-D array is ``(samples, channels)`` or ``(channels, samples)``,
+        whichever axis is at most 8 long, and its channels are averaged.
+        """
         if isinstance(audio, (str, os.PathLike)):
             wav, _ = load_audio(audio, sample_rate=target_rate)
             return wav
@@ -354,18 +363,27 @@ class Synthesizer:
             if len(audio) != 2:
                 raise PipelineError(f"{what}: a tuple must be (waveform, sample_rate)")
             audio, sample_rate = audio
+            if isinstance(audio, (int, np.integer)) and not isinstance(sample_rate, (int, np.integer)):
+                audio, sample_rate = sample_rate, audio  # (sample_rate, waveform)
         if sample_rate is None:
             raise PipelineError(f"{what}: a waveform needs its sample rate (sample_rate=...)")
+        if int(sample_rate) <= 0:
+            raise PipelineError(f"{what}: sample rate must be positive, got {sample_rate}")
         wav = audio.detach().cpu().numpy() if isinstance(audio, Tensor) else np.asarray(audio)
-        if wav.ndim == 2 and 1 in wav.shape:
-            wav = wav.reshape(-1)
+        if np.issubdtype(wav.dtype, np.integer):
+            wav = _pcm_to_float(wav, what)
+        elif not np.issubdtype(wav.dtype, np.floating):
+            raise PipelineError(f"{what}: expected float or integer PCM samples, got {wav.dtype}")
+        if wav.ndim == 2:
+            if 1 in wav.shape:
+                wav = wav.reshape(-1)
+            elif min(wav.shape) <= 8:
+                wav = wav.mean(axis=int(np.argmin(wav.shape)))
         if wav.ndim != 1:
-            raise PipelineError(f"{what}: expected mono audio of shape (samples,), got "
-                                f"{tuple(wav.shape)}")
+            raise PipelineError(f"{what}: expected mono audio (samples,) or a few channels, got "
+                                f"shape {tuple(wav.shape)}")
         if wav.size == 0:
             raise PipelineError(f"{what}: audio has no samples")
-        if not np.issubdtype(wav.dtype, np.floating):
-            raise PipelineError(f"{what}: expected float samples in [-1, 1], got {wav.dtype}")
         if not np.isfinite(wav).all():
             raise PipelineError(f"{what}: audio contains NaN or infinite samples")
         return resample(wav.astype(np.float32), int(sample_rate), target_rate)
@@ -597,6 +615,18 @@ def load_mel_file(path: str | os.PathLike) -> np.ndarray:
     if not isinstance(arr, np.ndarray) or not np.issubdtype(arr.dtype, np.floating):
         raise PipelineError(f"{path}: expected a float array, got dtype {getattr(arr, 'dtype', '?')}")
     return arr
+
+
+def _pcm_to_float(wav: np.ndarray, what: str) -> np.ndarray:
+    """Integer PCM -> float in [-1, 1] (int16 / 32768, uint8 centred on 128, ...)."""
+    kind = np.iinfo(wav.dtype)
+    if kind.min == 0:  # unsigned: 8-bit WAV style, centred on the middle value
+        half = (kind.max + 1) / 2
+        return ((wav.astype(np.float64) - half) / half).astype(np.float32)
+    if kind.bits > 32:
+        raise PipelineError(f"{what}: {wav.dtype} samples are not a PCM format; give float "
+                            "samples in [-1, 1] or int16/int32")
+    return (wav.astype(np.float64) / -kind.min).astype(np.float32)
 
 
 def _config(value: str | os.PathLike | HiFiGANConfig) -> HiFiGANConfig:

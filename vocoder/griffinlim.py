@@ -126,8 +126,11 @@ class GriffinLimVocoder:
         batch, _, n = frames.shape
         hop = self.audio.hop_size
         mag = self.magnitudes(frames.to(self.device))
-        if n < 2:  # one frame has no inverse STFT of its own length; pad with silence
-            mag = torch.nn.functional.pad(mag, (0, 2 - n))
+        # A centred STFT reflect-pads n_fft / 2 samples, so it needs a signal longer than that:
+        # very short inputs get silent frames appended (cut off again below).
+        shortest = self.audio.n_fft // (2 * hop) + 2
+        if n < shortest:
+            mag = torch.nn.functional.pad(mag, (0, shortest - n))
         frames_used = mag.shape[-1]
         length = (frames_used - 1) * hop  # a centred STFT of this many samples has frames_used frames
         generator = torch.Generator(device="cpu")

@@ -46,3 +46,36 @@ def registry_file(directory: Path, models: list[dict]) -> Path:
     path = directory / "models.json"
     path.write_text(json.dumps({"format": 1, "models": entries}))
     return path
+
+
+def save_tiny_vc_models(directory: Path, seed: int = 0) -> dict:
+    """A tiny WavLM-like extractor (2 layers, 32-dim, real 320-sample frame stride) and a tiny
+    feature vocoder (x320, 16 kHz), saved as files, plus registry entries naming them
+    (``tiny-wavlm``, ``tiny-knnvc``; file:// URLs, so the cache "downloads" them for real).
+
+    Returns ``{"extractor": path, "vc_vocoder": path, "entries": [...], "layer": 2}``.
+    """
+    from tests.synth.tiny import tiny_generator as tiny_feature_generator
+    from tests.synth.tiny import tiny_model, tiny_params
+    from vocoder.config import AudioConfig
+
+    directory.mkdir(parents=True, exist_ok=True)
+    extractor = directory / "tiny_wavlm.pth"
+    torch.save(tiny_model("wavlm", seed=seed).state_dict(), extractor)
+    gen = tiny_feature_generator(upsample_rates=(10, 8, 4), seed=seed)
+    cfg = HiFiGANConfig(audio=AudioConfig(sampling_rate=16000, n_fft=1280, hop_size=320,
+                                          win_size=1280), generator=gen.config).validate("tiny vc")
+    vc_dir = directory / "knnvc"
+    vc_dir.mkdir(exist_ok=True)
+    vc_vocoder = vc_dir / "g_00000001"
+    save_generator(vc_vocoder, gen, cfg)
+    entries = [
+        {"name": "tiny-wavlm", "kind": "feature_extractor", "filename": "tiny_wavlm.pth",
+         "urls": [extractor.as_uri()],
+         "config": {"model_type": "WavLM", "params": tiny_params("wavlm"), "sample_rate": 16000,
+                    "knnvc_layer": 2}},
+        {"name": "tiny-knnvc", "kind": "feature_vocoder", "filename": "g_00000001",
+         "urls": [vc_vocoder.as_uri()], "config": str(vc_dir / "config.json"),
+         "requires": ["tiny-wavlm"]},
+    ]
+    return {"extractor": extractor, "vc_vocoder": vc_vocoder, "entries": entries, "layer": 2}

@@ -211,3 +211,46 @@ def test_no_vocoder_batch_writes_the_base_voice(tmp_path) -> None:
     assert load_audio(tmp_path / "out" / "a.wav")[1] == 22050
     summary = run(plain, tmp_path / "m2.jsonl", tmp_path / "out")
     assert summary.failed[0]["reason"] == "resynthesising a source needs a mel vocoder (not 'none')"
+
+
+def test_voices_in_a_batch(tmp_path) -> None:
+    from synth.models import ModelCache, ModelRegistry
+    from tests.synth.pipeline_models import registry_file, save_tiny_vc_models
+
+    models = save_tiny_vc_models(tmp_path / "models")
+    cache = ModelCache(ModelRegistry.load(registry_file(tmp_path / "models", models["entries"])),
+                       tmp_path / "home", progress=False)
+    vc = Synthesizer(save_tiny_mel_vocoder(tmp_path / "mel", resblock="2"), cache=cache,
+                     vc_vocoder="tiny-knnvc", extractor="tiny-wavlm", device="cpu")
+    write_wav(tmp_path / "refs" / "a.wav", speechlike(1.5, SR, seed=4), SR)
+    write_wav(tmp_path / "refs" / "b.wav", speechlike(1.0, SR, seed=5), SR)
+    write_wav(tmp_path / "src.wav", speechlike(0.8, SR, seed=6), SR)
+    vc.save_voice(tmp_path / "refs", tmp_path / "voice.pt")
+    rows = [{"id": "plain", "text": "No voice here."},
+            {"id": "saved", "text": "In the saved voice.", "voice": "voice.pt"},
+            {"id": "clips", "source": "src.wav", "voice": ["refs/a.wav", "refs/b.wav"]},
+            {"id": "folder", "source": "src.wav", "voice": "refs"}]
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("\n".join(json.dumps(r) for r in rows))
+    summary = run(vc, manifest, tmp_path / "out")
+    assert sorted(summary.done_ids) == ["clips", "folder", "plain", "saved"], summary.failed
+    clips, sr = load_audio(tmp_path / "out" / "clips.wav")
+    folder, _ = load_audio(tmp_path / "out" / "folder.wav")
+    assert sr == SR and np.array_equal(clips, folder)  # same references, same voice
+    assert len(clips) == ((len(speechlike(0.8, SR)) - 400) // 320 + 1) * 320
+
+
+def test_voice_models_unavailable_fail_only_voice_items(synth, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("HIFISYNTH_HOME", str(tmp_path / "empty-home"))
+    monkeypatch.setenv("HIFISYNTH_OFFLINE", "1")
+    monkeypatch.delenv("HIFISYNTH_REGISTRY", raising=False)
+    offline = Synthesizer(synth.mel_vocoder, device="cpu")  # default kNN-VC models: not cached
+    write_wav(tmp_path / "ref.wav", speechlike(0.5, SR), SR)
+    manifest = tmp_path / "m.txt"
+    manifest.write_text("a|Plain.\nb|In a voice.|ref.wav\nc|Also plain.\n")
+    summary = run(offline, manifest, tmp_path / "out")
+    assert sorted(summary.done_ids) == ["a", "c"]
+    assert summary.failed == [{"id": "b", "line": 2,
+                               "reason": "voice conversion unavailable (see above)"}]
+    assert summary.reports[0].startswith("synth: voice conversion unavailable: model ")
+    assert "HIFISYNTH_OFFLINE=1" in summary.reports[0]

@@ -81,6 +81,9 @@ def test_default_vocoder_missing_offline_says_how_to_get_it(tmp_path, capsys) ->
                  "--vocoder griffinlim"):
         assert text in line
     assert not out.exists()
+    (tmp_path / "m.txt").write_text("a|Hello.\nb|\n")
+    assert main(["batch", str(tmp_path / "m.txt"), "--output-dir", str(tmp_path / "out")]) == 1
+    assert "--vocoder griffinlim" in error_line(capsys)  # the one line, before any item report
     assert main(["tts", "Hello.", "-o", str(out), "--vocoder", "griffinlim"]) == 0
     assert load_audio(out)[1] == 22050
 
@@ -155,6 +158,35 @@ def test_batch_under_torchrun_env_uses_rank(voc, tmp_path, monkeypatch, capsys) 
     assert summary["done_ids"] == ["u1", "u3"] and summary["items"] == 2
     assert sorted(p.name for p in out.glob("*.wav")) == ["u1.wav", "u3.wav"]
     assert "shard 1/2: 2 done, 0 skipped, 0 failed of 2" in capsys.readouterr().out
+
+
+def test_voice_convert_and_tts_in_a_voice(tmp_path, monkeypatch, capsys) -> None:
+    from tests.synth.pipeline_models import registry_file, save_tiny_vc_models
+
+    models = save_tiny_vc_models(tmp_path / "models")
+    monkeypatch.setenv("HIFISYNTH_REGISTRY", str(registry_file(tmp_path / "models", models["entries"])))
+    monkeypatch.delenv("HIFISYNTH_OFFLINE")  # the cache fetches the tiny models from file:// URLs
+    vc = ["--vc-vocoder", "tiny-knnvc", "--extractor", "tiny-wavlm"]
+    ref = write_wav(tmp_path / "ref.wav", speechlike(1.5, SR, seed=1), SR)
+    src = write_wav(tmp_path / "src.wav", speechlike(0.7, 22050, seed=2), 22050)
+    voice = tmp_path / "me.pt"
+    assert main(["voice", str(ref), "-o", str(voice), *vc]) == 0
+    assert "tiny-wavlm layer 2" in capsys.readouterr().out and voice.is_file()
+    assert main(["convert", str(src), "--voice", str(voice), "-o", str(tmp_path / "c1.wav"), *vc]) == 0
+    assert main(["convert", str(src), "--reference", str(ref), "-o", str(tmp_path / "c2.wav"),
+                 "--loudness", "none", *vc]) == 0
+    c1, sr = load_audio(tmp_path / "c1.wav")
+    c2, _ = load_audio(tmp_path / "c2.wav")
+    assert sr == SR and len(c1) == len(c2) == ((int(0.7 * SR) - 400) // 320 + 1) * 320
+    assert main(["tts", "Hello there.", "--voice", str(voice), "-o", str(tmp_path / "t.wav"),
+                 "--vocoder", "none", *vc]) == 0
+    assert load_audio(tmp_path / "t.wav")[1] == SR
+    capsys.readouterr()
+    assert main(["convert", str(src), "--voice", str(voice), "-o", str(tmp_path / "c3.wav"),
+                 "--layer", "1", *vc]) == 2
+    assert "made with layer 2 (expected 1)" in error_line(capsys)
+    assert main(["voice", str(tmp_path / "none.wav"), "-o", str(tmp_path / "x.pt"), *vc]) == 2
+    assert "none.wav: voice not found" in error_line(capsys)
 
 
 # ----------------------------------------------------------------------------- real processes

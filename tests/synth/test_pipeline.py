@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from synth.framebatch import LOG_FLOOR, group_by_length, plan_pieces, vocode_batched
+from synth.framebatch import group_by_length, plan_pieces, vocode_batched
 from synth.models import ModelCache, ModelRegistry, ModelUnavailableError
 from synth.pipeline import PipelineError, SynthResult, Synthesizer, load_mel_file
 from tests.conftest import speechlike, tiny_config, write_wav
-from tests.synth.pipeline_models import registry_file, save_tiny_mel_vocoder
+from tests.synth.pipeline_models import registry_file, save_tiny_mel_vocoder, save_tiny_vc_models
 from vocoder.audio import load_audio
 from vocoder.config import AudioConfig
 from vocoder.griffinlim import GriffinLimVocoder
@@ -62,6 +62,19 @@ def test_resynthesize_file_array_and_tuple(synth, vocoder_path, tmp_path) -> Non
     assert np.sqrt(np.mean(from_file.audio ** 2)) > 0.01  # audible, not silence
 
 
+def test_integer_pcm_stereo_and_gradio_tuples(synth) -> None:
+    wav = speechlike(0.5, SR)
+    reference = synth.resynthesize(wav, sample_rate=SR).audio
+    pcm16 = np.round(wav * 32768).astype(np.int16)
+    stereo = np.stack([pcm16, pcm16], axis=1)  # (samples, channels), as Gradio gives it
+    for audio in ((SR, pcm16), (pcm16, SR), (SR, stereo), (stereo.T.copy(), SR),
+                  ((np.round(wav * 2**31 * 0.999)).astype(np.int32), SR)):
+        got = synth.resynthesize(audio).audio
+        assert np.abs(got - reference).max() < 1e-3  # 16-bit quantisation of the input
+    unsigned = np.round(wav * 128 + 128).clip(0, 255).astype(np.uint8)
+    assert np.corrcoef(synth.resynthesize(unsigned, sample_rate=SR).audio, reference)[0, 1] > 0.95
+
+
 def test_resynthesize_resamples_to_the_vocoder_rate(synth) -> None:
     wav = speechlike(0.5, 22050)
     result = synth.resynthesize(wav, sample_rate=22050)
@@ -74,8 +87,13 @@ def test_resynthesize_bad_input(synth, tmp_path) -> None:
         synth.resynthesize(speechlike(0.5, SR))
     with pytest.raises(PipelineError, match=r"too short: 50 samples.*more than 96"):
         synth.resynthesize(np.zeros(50, np.float32), sample_rate=SR)
-    with pytest.raises(PipelineError, match=r"expected mono audio of shape \(samples,\), got \(2, 800\)"):
-        synth.resynthesize(np.zeros((2, 800), np.float32), sample_rate=SR)
+    with pytest.raises(PipelineError, match=r"expected mono audio \(samples,\) or a few channels, "
+                                            r"got shape \(20, 800\)"):
+        synth.resynthesize(np.zeros((20, 800), np.float32), sample_rate=SR)
+    with pytest.raises(PipelineError, match="sample rate must be positive"):
+        synth.resynthesize(np.zeros(800, np.float32), sample_rate=0)
+    with pytest.raises(PipelineError, match="expected float or integer PCM samples, got bool"):
+        synth.resynthesize(np.zeros(800, bool), sample_rate=SR)
     with pytest.raises(PipelineError, match="NaN"):
         synth.resynthesize(np.full(800, np.nan, np.float32), sample_rate=SR)
     from vocoder.audio import AudioError
@@ -209,26 +227,6 @@ def test_no_vocoder_returns_the_base_voice() -> None:
 
 # ----------------------------------------------------------------------------- Griffin-Lim
 
-def test_griffinlim_inverts_the_mel() -> None:
-    audio = AudioConfig(sampling_rate=SR, n_fft=256, hop_size=HOP, win_size=256, num_mels=40,
-                        fmin=0, fmax=8000)
-    gl = GriffinLimVocoder(audio, n_iter=32, device="cpu")
-    mel_fn = MelSpectrogram(audio)
-    wav = speechlike(1.0, SR, seed=3)
-    mel = mel_fn(torch.from_numpy(wav))
-    out = gl(mel[None])[0]
-    assert out.shape == (mel.shape[1] * HOP,)
-    assert torch.equal(out, gl(mel[None])[0])  # seeded: deterministic
-    error = (mel_fn(out) - mel)[:, 3:-3].abs().mean().item()
-    assert error < 0.35, error
-    # Aligned with the input: shifting the output by a quarter frame either way is worse.
-    for shift in (-HOP // 4, HOP // 4):
-        shifted = (mel_fn(torch.roll(out, shift)) - mel)[:, 3:-3].abs().mean().item()
-        assert shifted > error
-    with pytest.raises(ValueError, match=r"expected an array of shape \(40, frames\)"):
-        gl.check_frames(np.zeros((20, 5)))
-
-
 def test_griffinlim_only_by_name(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("HIFISYNTH_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("HIFISYNTH_OFFLINE", "1")
@@ -338,3 +336,92 @@ def test_result_save_and_describe(synth, tmp_path) -> None:
     assert info["device"] == "cpu" and info["dtype"] == "float32"
     assert {"vocoder", "mel"} <= set(info["loaded"])
     json.dumps(info)
+
+
+# ----------------------------------------------------------------------------- voice conversion
+
+@pytest.fixture(scope="module")
+def vc_models(tmp_path_factory) -> dict:
+    directory = tmp_path_factory.mktemp("vc")
+    models = save_tiny_vc_models(directory)
+    registry = ModelRegistry.load(registry_file(directory, models["entries"]))
+    models["cache"] = ModelCache(registry, directory / "home", progress=False)
+    models["ref"] = write_wav(directory / "refs" / "ref.wav", speechlike(2.0, SR, seed=1), SR)
+    models["src"] = write_wav(directory / "src.wav", speechlike(1.0, 22050, seed=2), 22050)
+    return models
+
+
+@pytest.fixture(scope="module")
+def vc_synth(vc_models, vocoder_path) -> Synthesizer:
+    """Models by registry name: the cache fetches them (file:// URLs) on first use."""
+    return Synthesizer(vocoder_path, vc_vocoder="tiny-knnvc", extractor="tiny-wavlm",
+                       cache=vc_models["cache"], device="cpu")
+
+
+def test_convert_with_references_and_saved_voices(vc_synth, vc_models, tmp_path) -> None:
+    from synth.audio import integrated_loudness
+
+    src, ref = vc_models["src"], vc_models["ref"]
+    result = vc_synth.convert(src, [ref])
+    frames = (SR - 400) // 320 + 1  # 1 s of source at 16 kHz -> WavLM frames
+    assert result.sample_rate == SR and result.audio.shape == (frames * 320,)
+    assert integrated_loudness(result.audio, SR) == pytest.approx(-16.0, abs=0.5)
+    # The same voice given as one clip, a folder, or a matching set gives the same audio.
+    for voice in (ref, ref.parent, vc_synth.make_voice([ref])):
+        np.testing.assert_array_equal(vc_synth.convert(src, voice).audio, result.audio)
+    saved = vc_synth.save_voice([ref], tmp_path / "me.pt")
+    assert (saved.model, saved.layer, saved.sources) == ("tiny-wavlm", 2, [str(ref)])
+    from_file = vc_synth.convert(src, tmp_path / "me.pt").audio
+    assert np.abs(from_file - result.audio).max() < 0.02  # the file stores float16 features
+    wav, sr = load_audio(src)
+    np.testing.assert_array_equal(vc_synth.convert(wav, [ref], sample_rate=sr).audio, result.audio)
+    assert vc_synth.convert(src, [ref], k=1).audio.shape == result.audio.shape
+
+
+def test_speak_in_a_voice(vc_synth, vc_models, tmp_path) -> None:
+    vc_synth.save_voice(vc_models["ref"], tmp_path / "me.pt")
+    result = vc_synth.speak("Hello there. Second sentence.", voice=tmp_path / "me.pt")
+    base, sr = vc_synth.base_speech("Hello there. Second sentence.")
+    assert result.sample_rate == SR
+    assert abs(result.seconds - len(base) / sr) < 0.05
+    assert np.sqrt(np.mean(result.audio ** 2)) > 0.01
+
+
+def test_voice_errors_and_cache(vc_synth, vc_models, tmp_path) -> None:
+    from synth.knnvc import MatchingSet, MatchingSetError
+
+    with pytest.raises(PipelineError, match="nobody.wav: voice not found"):
+        vc_synth.convert(vc_models["src"], tmp_path / "nobody.wav")
+    (tmp_path / "notes.txt").write_text("hi")
+    with pytest.raises(PipelineError, match="notes.txt: not a voice"):
+        vc_synth.convert(vc_models["src"], tmp_path / "notes.txt")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(PipelineError, match="no audio files in the voice folder"):
+        vc_synth.make_voice(tmp_path / "empty")
+    other = vc_synth.make_voice(vc_models["ref"])
+    MatchingSet(other.features, model="WAVLM_LARGE", layer=6).save(tmp_path / "other.pt")
+    with pytest.raises(MatchingSetError, match="made with model 'WAVLM_LARGE'.*layer 6"):
+        vc_synth.convert(vc_models["src"], tmp_path / "other.pt")
+
+    vc_synth.save_voice(vc_models["ref"], tmp_path / "v.pt")
+    first = vc_synth.load_voice(tmp_path / "v.pt")
+    assert vc_synth.load_voice(tmp_path / "v.pt") is first  # kept
+    vc_synth.save_voice(vc_models["ref"], tmp_path / "v.pt")  # replaced: read again
+    assert vc_synth.load_voice(tmp_path / "v.pt") is not first
+
+
+def test_vc_models_by_path_and_kind_checks(vc_synth, vc_models) -> None:
+    from synth.features import load_extractor
+    from tests.synth.tiny import tiny_params
+
+    extractor = load_extractor(dict(tiny_params("wavlm"), model_type="wavlm"),
+                               vc_models["extractor"], name="tiny-wavlm")
+    by_path = Synthesizer("none", vc_vocoder=vc_models["vc_vocoder"], extractor=extractor,
+                          layer=2, device="cpu")
+    np.testing.assert_array_equal(by_path.convert(vc_models["src"], vc_models["ref"]).audio,
+                                  vc_synth.convert(vc_models["src"], vc_models["ref"]).audio)
+    cache = vc_models["cache"]
+    with pytest.raises(PipelineError, match="'tiny-wavlm' is a feature extractor, not a feature vocoder"):
+        Synthesizer("none", vc_vocoder="tiny-wavlm", extractor="tiny-wavlm", cache=cache).knnvc
+    with pytest.raises(PipelineError, match="'tiny-knnvc' is a feature vocoder, not a feature extractor"):
+        Synthesizer("none", vc_vocoder="tiny-knnvc", extractor="tiny-knnvc", cache=cache).knnvc
