@@ -102,9 +102,9 @@ def build_models(folder: Path, vc_size: str) -> dict[str, str]:
         return {"vocoder": str(v3), "vc_vocoder": str(vc), "extractor": str(extractor),
                 "extractor_arch": "WAVLM_LARGE"}
     sys.path.insert(0, str(ROOT))
-    from tests.app.app_models import save_tiny_vc_models
+    from tests.synth.pipeline_models import save_tiny_vc_models
 
-    entries = save_tiny_vc_models(folder / "tiny")
+    entries = save_tiny_vc_models(folder / "tiny")["entries"]
     registry = folder / "models.json"
     registry.write_text(json.dumps({"format": 1, "models": [
         dict(e, licence="MIT", source="benchmark", sha256=None, size=None) for e in entries]}))

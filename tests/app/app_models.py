@@ -13,14 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
 from synth.models import ModelCache, ModelRegistry
-from tests.synth.pipeline_models import registry_file, save_tiny_mel_vocoder
-from tests.synth.tiny import tiny_generator as tiny_feature_generator
-from tests.synth.tiny import tiny_model, tiny_params
-from vocoder.checkpoint import save_generator
-from vocoder.config import AudioConfig, HiFiGANConfig
+from tests.synth.pipeline_models import registry_file, save_tiny_mel_vocoder, save_tiny_vc_models
 
 SR = 16000  # every tiny model's rate
 MEL_HOP = 64
@@ -42,35 +36,11 @@ class AppModels:
         return self.vocoder.relative_to(self.models_dir).as_posix()
 
 
-def save_tiny_vc_models(directory: Path, seed: int = 0) -> list[dict]:
-    """A tiny WavLM (2 layers, 32-dim, real 320-sample stride) and a tiny feature vocoder;
-    returns their registry entries (``tiny-wavlm``, ``tiny-knnvc``)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    extractor = directory / "tiny_wavlm.pth"
-    torch.save(tiny_model("wavlm", seed=seed).state_dict(), extractor)
-    gen = tiny_feature_generator(upsample_rates=(10, 8, 4), seed=seed)
-    cfg = HiFiGANConfig(audio=AudioConfig(sampling_rate=SR, n_fft=1280, hop_size=VC_HOP,
-                                          win_size=1280), generator=gen.config).validate("tiny vc")
-    vc_dir = directory / "knnvc"
-    vc_dir.mkdir(exist_ok=True)
-    vocoder = vc_dir / "g_00000001"
-    save_generator(vocoder, gen, cfg)
-    return [
-        {"name": "tiny-wavlm", "kind": "feature_extractor", "filename": "tiny_wavlm.pth",
-         "urls": [extractor.as_uri()],
-         "config": {"model_type": "WavLM", "params": tiny_params("wavlm"), "sample_rate": SR,
-                    "knnvc_layer": 2}},
-        {"name": "tiny-knnvc", "kind": "feature_vocoder", "filename": "g_00000001",
-         "urls": [vocoder.as_uri()], "config": str(vc_dir / "config.json"),
-         "requires": ["tiny-wavlm"]},
-    ]
-
-
 def build_app_models(root: Path) -> AppModels:
     models_dir = root / "models"
     vocoder = save_tiny_mel_vocoder(models_dir / "tiny", seed=0)
     source = root / "published"  # what the file:// URLs serve
-    entries = save_tiny_vc_models(source / "vc")
+    entries = save_tiny_vc_models(source / "vc")["entries"]
     extra = save_tiny_mel_vocoder(source / "extra", resblock="2", seed=1)
     entries.append({"name": "tiny-extra", "kind": "mel_vocoder", "filename": "g_00000001",
                     "urls": [extra.as_uri()], "config": str(extra.parent / "config.json")})
