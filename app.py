@@ -43,6 +43,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
@@ -436,6 +437,24 @@ class HifisynthApp:
         self.outputs_dir = self.temp_dir / "outputs"
         self.output_ttl = 3600.0
         self._last_sweep = 0.0
+        self._clock = threading.local()
+
+    @contextmanager
+    def timing(self) -> Iterator[None]:
+        """Count the time spent inside the block as Synthesizer time of this request (this
+        thread); :func:`handler` logs it beside the request's total."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self._clock.seconds = self.synth_seconds() + time.perf_counter() - start
+
+    def synth_seconds(self, reset: bool = False) -> float:
+        """Synthesizer time counted on this thread since the last reset."""
+        value = getattr(self._clock, "seconds", 0.0)
+        if reset:
+            self._clock.seconds = 0.0
+        return value
 
     @property
     def synth(self) -> Synthesizer:
@@ -615,7 +634,8 @@ class HifisynthApp:
         notes: list[str] = []
         if voice == "base":
             synth = self.resolve_vocoder(vocoder)
-            result = synth.speak(text)
+            with self.timing():
+                result = synth.speak(text)
             name = synth.vocoder_name if synth is not self.synth else self.config.vocoder
             notes.append(f"espeak-ng base voice through the **{_display_name(name)}** vocoder")
         elif voice in ("clips", "saved"):
@@ -624,13 +644,14 @@ class HifisynthApp:
                 if not clips:
                     raise UserError("upload one or more reference clips of the target voice")
                 notes += [n for c in clips for n in c.notes]
-                target: Any = self.synth.make_voice([c.pair() for c in clips])
+                with self.timing():
+                    target: Any = self.synth.make_voice([c.pair() for c in clips])
                 described = f"{len(clips)} reference clip(s)"
             else:
                 target = self.voice_path(saved_voice)
                 described = f"saved voice **{saved_voice}**"
-            result = self.synth.speak(text, voice=target)
-            result = self._loudness(result, -16.0)
+            with self.timing():
+                result = self._loudness(self.synth.speak(text, voice=target), -16.0)
             notes.append(f"espeak-ng base voice converted into {described} (kNN-VC); the mel "
                          "vocoder choice does not apply")
         else:
@@ -675,9 +696,10 @@ class HifisynthApp:
         if not clips:
             raise UserError("upload one or more reference clips of the target voice")
         notes = src.notes + [n for c in clips for n in c.notes]
-        voice = self.synth.make_voice([c.pair() for c in clips])
-        result = self.synth.convert(src.pair(), voice, k=k)
-        result = self._loudness(result, float(loudness) if normalize else None)
+        with self.timing():
+            voice = self.synth.make_voice([c.pair() for c in clips])
+            result = self.synth.convert(src.pair(), voice, k=k)
+            result = self._loudness(result, float(loudness) if normalize else None)
         notes.append(f"{src.seconds:.2f} s of source speech in the voice of {len(clips)} "
                      f"reference clip(s) ({voice.seconds:.1f} s of matched speech), k = {k}; "
                      f"{result.sample_rate} Hz")
@@ -696,7 +718,8 @@ class HifisynthApp:
         self.voices_dir.mkdir(parents=True, exist_ok=True)
         path = self.voices_dir / f"{name}.pt"
         replaced = path.exists()
-        voice = self.synth.save_voice([c.pair() for c in clips], path)
+        with self.timing():
+            voice = self.synth.save_voice([c.pair() for c in clips], path)
         notes = [n for c in clips for n in c.notes]
         notes.append(f"{'replaced' if replaced else 'saved'} voice **{name}**: {len(clips)} "
                      f"clip(s), {voice.seconds:.1f} s of speech; choose it under "
@@ -707,12 +730,11 @@ class HifisynthApp:
 
     def vocoder(self, audio: str | None, mel: str | None = None, vocoder: str | None = None,
                 checkpoint: str | None = None, config: str | None = None,
-                preset: str | None = None) -> tuple[str | None, str, str]:
+                preset: str | None = None) -> tuple[str, str]:
         """Resynthesise ``audio`` (or vocode the ``.npy`` ``mel``) with a vocoder: the choice
         ``vocoder``, or an uploaded ``checkpoint`` with its ``config`` (``config.json``) or
-        a ``preset`` (v1, v2, v3). Returns the original (cut to the output's length, at the
-        vocoder's rate; ``None`` for a mel), the result and notes; the UI then compares
-        them (:meth:`vocoder_compare`)."""
+        a ``preset`` (v1, v2, v3). Returns the result (a WAV at the vocoder's rate) and
+        notes; the UI then compares it with the input (:meth:`vocoder_compare`)."""
         if bool(audio) == bool(mel):
             raise UserError("give either an audio clip to resynthesise or a .npy mel to vocode, "
                             "not both" if audio else
@@ -721,12 +743,12 @@ class HifisynthApp:
         rate = synth.sample_rate
         if audio:
             clip = read_clip(audio, "audio", self.limits, rate)
-            wav = synth.load_input_audio(clip.pair(), None, rate, clip.name)
-            result = SynthResult(synth.vocode_frames([synth.mel(wav, clip.name)])[0], rate)
-            original = self.write_output((wav[: len(result.audio)], rate), "original")
+            with self.timing():
+                wav = synth.load_input_audio(clip.pair(), None, rate, clip.name)
+                result = SynthResult(synth.vocode_frames([synth.mel(wav, clip.name)])[0], rate)
             notes = clip.notes + [f"{clip.name}: {result.seconds:.2f} s resynthesised by "
                                   f"{label} at {rate} Hz"]
-            return original, self.write_output(result, "resynthesized"), _markdown(notes)
+            return self.write_output(result, "resynthesized"), _markdown(notes)
         path, array = self._read_mel(mel)
         frames = array.shape[-1]
         seconds = frames * audio_config_of(synth.mel_vocoder).hop_size / rate
@@ -734,12 +756,13 @@ class HifisynthApp:
             raise UserError(f"mel ({path.name}): {frames} frames make {seconds:.1f} s of "
                             f"audio; the limit is {self.limits.max_seconds:g} s")
         try:
-            result = synth.vocode(array)
+            with self.timing():
+                result = synth.vocode(array)
         except PipelineError as exc:
             raise UserError(f"mel ({path.name}): {_strip_path(str(exc), path)}") from None
         notes = [f"{path.name}: {frames} frames vocoded by {label}: {result.seconds:.2f} s at "
                  f"{rate} Hz"]
-        return None, self.write_output(result, "vocoded"), _markdown(notes)
+        return self.write_output(result, "vocoded"), _markdown(notes)
 
     def _read_mel(self, mel: str) -> tuple[Path, np.ndarray]:
         """An uploaded ``.npy`` mel: its path and array (at least 2-D)."""
@@ -764,9 +787,10 @@ class HifisynthApp:
                         mel: str | None = None) -> tuple[str | None, str, list[list[Any]]]:
         """Compare a resynthesis with its original: their mel images (80 bands up to 8 kHz,
         one colour range) and the objective scores of ``vocoder eval`` (rows: score, value,
-        which way is better, what it measures); the second file is resampled to the first's
-        rate. Without an original, the left image shows the ``.npy`` ``mel`` given to the
-        vocoder (its own bands) and there are no scores."""
+        which way is better, what it measures). The original is resampled to the
+        resynthesis's rate and cut to its length (a vocoder makes ``frames * hop`` samples).
+        Without an original, the left image shows the ``.npy`` ``mel`` given to the vocoder
+        (its own bands) and there are no scores."""
         if not resynthesized:
             raise UserError("nothing to compare: resynthesise something first")
         deg = read_clip(resynthesized, "resynthesis", self.limits)
@@ -779,10 +803,10 @@ class HifisynthApp:
             return (self.write_image(mel_image(given), "mel-given"),
                     self.write_image(mel_image(deg_mel), "mel-vocoded"), [])
         ref = read_clip(original, "original", self.limits)
-        ref_mel = display_mel(ref.wav, ref.sample_rate)
+        ref_wav = resample(ref.wav, ref.sample_rate, deg.sample_rate)[: len(deg.wav)]
+        ref_mel = display_mel(ref_wav, deg.sample_rate)
         lo_hi = mel_range(ref_mel, deg_mel)
-        rows, notes = score_pair(ref.wav, resample(deg.wav, deg.sample_rate, ref.sample_rate),
-                                 ref.sample_rate)
+        rows, notes = score_pair(ref_wav, deg.wav, deg.sample_rate)
         for note in notes:
             LOG.info("scores: %s", note)
         return (self.write_image(mel_image(ref_mel, lo_hi), "mel-original"),
@@ -952,6 +976,7 @@ def handler(app: HifisynthApp, method: Callable[..., Any], name: str) -> Callabl
     @functools.wraps(method)
     def run(*args: Any, **kwargs: Any) -> Any:
         started = time.perf_counter()
+        app.synth_seconds(reset=True)
         try:
             out = method(*args, **kwargs)
         except gr.Error:
@@ -966,7 +991,8 @@ def handler(app: HifisynthApp, method: Callable[..., Any], name: str) -> Callabl
                 LOG.info("%s: %s", name, message)
             message = _public(app, message)
             raise gr.Error(message[:1].upper() + message[1:], print_exception=False) from None
-        LOG.info("%s done in %.2f s", name, time.perf_counter() - started)
+        LOG.info("%s done in %.3f s (%.3f s in the Synthesizer)", name,
+                 time.perf_counter() - started, app.synth_seconds())
         return out
 
     run.__signature__ = inspect.signature(method)  # type: ignore[attr-defined]
@@ -1087,15 +1113,12 @@ def build_ui(app: HifisynthApp):
 
             # ---------------------------------------------------------- vocoder lab
             with gr.Tab("Vocoder", id="vocoder"):
-                with gr.Row():
-                    lab_audio = gr.Audio(label="Audio to resynthesise", type="filepath",
-                                         sources=["upload", "microphone"], elem_id="lab-audio")
-                    lab_mel = gr.File(label="…or a mel (.npy, (num_mels, frames)) from a TTS "
-                                            "system", file_types=[".npy"], elem_id="lab-mel")
-                with gr.Row():
+                with gr.Row(equal_height=True):
                     lab_vocoder = gr.Dropdown(app.vocoder_choices(), value="default",
                                               label="Vocoder", allow_custom_value=True,
-                                              elem_id="lab-vocoder")
+                                              scale=3, elem_id="lab-vocoder")
+                    lab_button = gr.Button("Resynthesise", variant="primary", scale=1,
+                                           elem_id="lab-run")
                 with gr.Accordion("…or your own checkpoint", open=False):
                     with gr.Row():
                         lab_ckpt = gr.File(label="Generator checkpoint (g_XXXXXXXX, .pt, .pth)",
@@ -1105,11 +1128,11 @@ def build_ui(app: HifisynthApp):
                         lab_preset = gr.Dropdown(["", *PRESETS], value="",
                                                  label="…or a preset config",
                                                  elem_id="lab-preset")
-                lab_button = gr.Button("Resynthesise", variant="primary", elem_id="lab-run")
-                with gr.Row(equal_height=True):
+                with gr.Row():
                     with gr.Column():
-                        lab_orig = gr.Audio(label="Original", type="filepath", format="wav",
-                                            interactive=False, elem_id="lab-original")
+                        lab_audio = gr.Audio(label="Original (audio to resynthesise)",
+                                             type="filepath", sources=["upload", "microphone"],
+                                             elem_id="lab-audio")
                         lab_orig_mel = gr.Image(label="Original mel", format="png", height=180,
                                                 interactive=False, elem_classes="hs-mel")
                     with gr.Column():
@@ -1118,6 +1141,10 @@ def build_ui(app: HifisynthApp):
                                            elem_id="lab-output")
                         lab_out_mel = gr.Image(label="Resynthesised mel", format="png", height=180,
                                                interactive=False, elem_classes="hs-mel")
+                with gr.Accordion("…or vocode a mel from another TTS system", open=False):
+                    lab_mel = gr.File(label="Mel (.npy of shape (num_mels, frames), natural log, "
+                                            "the vocoder's mel settings)", file_types=[".npy"],
+                                      elem_id="lab-mel")
                 lab_scores = gr.Dataframe(headers=SCORE_HEADERS, label="Objective scores "
                                           "(as `vocoder eval`)", interactive=False,
                                           elem_id="lab-scores")
@@ -1162,9 +1189,9 @@ def build_ui(app: HifisynthApp):
 
         lab_button.click(wrap(app.vocoder, "vocoder"),
                          [lab_audio, lab_mel, lab_vocoder, lab_ckpt, lab_config, lab_preset],
-                         [lab_orig, lab_out, lab_notes], api_name="vocoder", **synth_events
+                         [lab_out, lab_notes], api_name="vocoder", **synth_events
                          ).success(wrap(app.vocoder_compare, "vocoder_compare"),
-                                   [lab_orig, lab_out, lab_mel],
+                                   [lab_audio, lab_out, lab_mel],
                                    [lab_orig_mel, lab_out_mel, lab_scores],
                                    api_name="vocoder_compare", **view_events)
 

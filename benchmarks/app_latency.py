@@ -39,6 +39,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import socket
 import statistics
 import subprocess
@@ -157,12 +158,16 @@ def text_for(synth: Synthesizer, text: str, seconds: float) -> str:
     return " ".join(words[:lo]).rstrip(",.") + "."
 
 
-def handler_seconds(log: Path, action: str) -> float | None:
-    """Median time the app's handler took (its 'NAME done in X s' log lines)."""
+def last_request(log: Path, action: str) -> tuple[float, float]:
+    """The app's last logged request for ``action``: its handler time and the Synthesizer
+    time inside it (log line 'NAME done in X s (Y s in the Synthesizer)')."""
     name = {"tts": "tts", "resynth": "vocoder", "convert": "convert"}[action]
-    values = [float(line.rsplit(" in ", 1)[1].split()[0]) for line in
-              log.read_text(errors="replace").splitlines() if f"hifisynth.app: {name} done in" in line]
-    return round(statistics.median(values), 3) if values else None
+    lines = [line for line in log.read_text(errors="replace").splitlines()
+             if f"hifisynth.app: {name} done in" in line]
+    if not lines:
+        raise RuntimeError(f"no '{name} done' line in {log}")
+    match = re.search(r"done in ([0-9.]+) s \(([0-9.]+) s in the Synthesizer\)", lines[-1])
+    return float(match.group(1)), float(match.group(2))
 
 
 class HttpApp:
@@ -279,7 +284,7 @@ def main() -> int:
                             lambda: client.predict(handle_file(str(source)), None, "default",
                                                    None, None, "", api_name="/vocoder"),
                             lambda: http.audio("vocoder", [src_file, None, "default", None,
-                                                           None, ""], 1)),
+                                                           None, ""], 0)),
                 "convert": (lambda: synth.convert(source, [reference]),
                             lambda: client.predict(handle_file(str(source)),
                                                    [handle_file(str(reference))], 4, True, -16,
@@ -288,27 +293,36 @@ def main() -> int:
                                                0)),
             }
             results = []
-            sides = ("direct", "gradio_client", "http")
+            log = folder / "app.log"
             for action in args.actions:
-                fns = dict(zip(sides, cases[action]))
-                out = fns["direct"]()
-                for side in sides[1:]:
-                    fns[side]()  # warm-up
-                times: dict[str, list[float]] = {side: [] for side in sides}
+                direct_fn, client_fn, http_fn = cases[action]
+                out = direct_fn()
+                client_fn()
+                http_fn()  # warm-up
+                direct: list[float] = []
+                paired: dict[str, list[tuple[float, float, float]]] = {"gradio_client": [],
+                                                                       "http": []}
                 for _ in range(args.repeats):
-                    for side in sides:
+                    t0 = time.perf_counter()
+                    direct_fn()
+                    direct.append(time.perf_counter() - t0)
+                    for side, fn in (("gradio_client", client_fn), ("http", http_fn)):
                         t0 = time.perf_counter()
-                        fns[side]()
-                        times[side].append(time.perf_counter() - t0)
-                med = {side: statistics.median(times[side]) for side in sides}
-                row = {"action": action, "audio_s": round(out.seconds, 2)}
-                for side in sides:
-                    row[f"{side}_s"] = round(med[side], 3)
-                for side in sides[1:]:
-                    row[f"{side}_overhead_pct"] = round(
-                        100 * (med[side] - med["direct"]) / med["direct"], 1)
-                row["all"] = {side: [round(t, 3) for t in times[side]] for side in sides}
-                row["handler_s"] = handler_seconds(folder / "app.log", action)
+                        fn()
+                        total = time.perf_counter() - t0
+                        handler, synth_s = last_request(log, action)
+                        paired[side].append((total, handler, synth_s))
+                row: dict = {"action": action, "audio_s": round(out.seconds, 2),
+                             "direct_s": round(statistics.median(direct), 3)}
+                for side, values in paired.items():
+                    row[side] = {
+                        "total_s": round(statistics.median(v[0] for v in values), 3),
+                        "synthesizer_s": round(statistics.median(v[2] for v in values), 3),
+                        "added_s": round(statistics.median(v[0] - v[2] for v in values), 3),
+                        "added_pct": round(100 * statistics.median((v[0] - v[2]) / v[2]
+                                                                   for v in values), 1),
+                        "all": [[round(x, 3) for x in v] for v in values]}
+                row["direct_all"] = [round(t, 3) for t in direct]
                 results.append(row)
                 print(json.dumps(row), flush=True)
         finally:
@@ -318,12 +332,16 @@ def main() -> int:
     info.update(vc_size=args.vc_size, seconds=args.seconds, repeats=args.repeats)
     print()
     print(f"machine: {info}")
-    print(f"{'action':<8} {'audio s':>8} {'direct s':>9} {'gradio_client s':>16} "
-          f"{'(+%)':>7} {'HTTP s':>7} {'(+%)':>7}")
+    print("per request: total = click to audio; Synthesizer = the same call inside it; "
+          "added = total - Synthesizer (medians)")
+    print(f"{'action':<8} {'audio s':>7} {'direct s':>8} | {'client: total':>13} {'synth':>6} "
+          f"{'added':>6} {'%':>6} | {'HTTP: total':>11} {'synth':>6} {'added':>6} {'%':>6}")
     for r in results:
-        print(f"{r['action']:<8} {r['audio_s']:>8.2f} {r['direct_s']:>9.3f} "
-              f"{r['gradio_client_s']:>16.3f} {r['gradio_client_overhead_pct']:>6.1f}% "
-              f"{r['http_s']:>7.3f} {r['http_overhead_pct']:>6.1f}%")
+        c, h = r["gradio_client"], r["http"]
+        print(f"{r['action']:<8} {r['audio_s']:>7.2f} {r['direct_s']:>8.3f} | "
+              f"{c['total_s']:>13.3f} {c['synthesizer_s']:>6.3f} {c['added_s']:>6.3f} "
+              f"{c['added_pct']:>5.1f}% | {h['total_s']:>11.3f} {h['synthesizer_s']:>6.3f} "
+              f"{h['added_s']:>6.3f} {h['added_pct']:>5.1f}%")
     if args.json:
         args.json.write_text(json.dumps({"machine": info, "results": results}, indent=2))
     return 0
