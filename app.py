@@ -247,11 +247,13 @@ _ANCHORS = np.array([[0, 0, 4], [28, 16, 68], [79, 18, 123], [129, 37, 129], [18
 
 
 def mel_image(mel: np.ndarray | torch.Tensor, value_range: tuple[float, float] | None = None,
-              max_width: int = 1600, height: int = 160) -> np.ndarray:
+              max_width: int = 1600, min_width: int = 800, height: int = 160) -> np.ndarray:
     """A log-mel ``(num_mels, frames)`` as an RGB image ``(height', width, 3)`` uint8, low
     frequencies at the bottom. Values map linearly from ``value_range`` (default: the top
-    10 nats, about 87 dB, of this mel) onto the colour map; more than ``max_width`` frames
-    are averaged down."""
+    10 nats, about 87 dB, of this mel) onto the colour map. More than ``max_width`` frames
+    are averaged down; fewer than ``min_width`` are repeated a whole number of times (width
+    ``frames * (min_width // frames)``), so short clips still make a wide picture; each band
+    is ``height // num_mels`` pixels tall."""
     m = mel.detach().float().cpu().numpy() if isinstance(mel, torch.Tensor) else np.asarray(mel)
     m = np.asarray(m, dtype=np.float32).reshape(m.shape[-2], m.shape[-1])
     frames = m.shape[1]
@@ -265,7 +267,8 @@ def mel_image(mel: np.ndarray | torch.Tensor, value_range: tuple[float, float] |
     t = (x - i)[..., None]
     rgb = _ANCHORS[i] * (1 - t) + _ANCHORS[i + 1] * t
     rows = max(1, height // m.shape[0])
-    return np.repeat(rgb, rows, axis=0).round().astype(np.uint8)
+    cols = max(1, min_width // m.shape[1])
+    return np.repeat(np.repeat(rgb, rows, axis=0), cols, axis=1).round().astype(np.uint8)
 
 
 def mel_range(*mels: np.ndarray | torch.Tensor) -> tuple[float, float]:

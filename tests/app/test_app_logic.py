@@ -119,7 +119,7 @@ def test_mel_image_orientation_range_and_width() -> None:
     mel = np.full((20, 50), -11.5, np.float32)
     mel[0, :] = 2.0  # energy in the lowest band only
     image = webapp.mel_image(mel)
-    assert image.shape == (160, 50, 3) and image.dtype == np.uint8
+    assert image.shape == (160, 800, 3) and image.dtype == np.uint8  # 50 frames x 16 px
     assert image[-1].mean() > 200 and image[0].mean() < 20  # low frequencies at the bottom
     wide = webapp.mel_image(np.zeros((80, 4000), np.float32), max_width=1000)
     assert wide.shape == (160, 1000, 3)
