@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import logging
 import math
 import os
@@ -1335,8 +1334,16 @@ class TempFolder:
 
 
 def launch_options(app: HifisynthApp, args: argparse.Namespace) -> dict[str, Any]:
-    """Keyword arguments of ``launch()``: address, limits and what may be served."""
-    blocked = [str(app.home), str(app.voices_dir)]
+    """Keyword arguments of ``launch()``: address, limits and what may be served.
+
+    Gradio serves its upload/output folder (``GRADIO_TEMP_DIR``, inside the app's temp
+    folder), its examples cache (``.gradio/cached_examples`` under the working folder; the
+    app caches no examples, so it is blocked) and ``allowed_paths`` (none). The model cache,
+    voices and models folders are blocked too, in case they lie inside a served folder.
+    """
+    examples_cache = Path(os.environ.get("GRADIO_EXAMPLES_CACHE",
+                                         ".gradio/cached_examples")).resolve()
+    blocked = [str(app.home), str(app.voices_dir), str(examples_cache)]
     if app.models_dir is not None:
         blocked.append(str(app.models_dir))
     blocked = [b for b in blocked if not app.temp_dir.is_relative_to(Path(b))]
