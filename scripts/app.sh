@@ -1,19 +1,15 @@
 #!/usr/bin/env bash
-# Set up a virtual environment with the project, then run the main job: copy synthesis of the
-# example clip with the published HiFi-GAN V3 (LJSpeech) weights, downloaded once to the cache
-# ($HIFISYNTH_HOME, default ~/.cache/hifisynth), through `vocoder mel` and `vocoder infer`.
+# Set up a virtual environment with the project and the web app, fetch the default mel vocoder
+# (the published HiFi-GAN V3 LJSpeech weights, 5.9 MB) into the cache ($HIFISYNTH_HOME,
+# default ~/.cache/hifisynth) if it can, then start the app on http://127.0.0.1:7860.
+# Arguments are passed to app.py (see `python app.py --help`): --device, --port, --share...
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv="${HIFISYNTH_VENV:-.venv}"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/python" -m pip install -q --upgrade pip
-"$venv/bin/python" -m pip install -q -e .
-py="$venv/bin/python"
-"$py" -m synth models download hifigan-v3-ljspeech
-ckpt=$("$py" -m synth models path hifigan-v3-ljspeech)
-out="${1:-out/demo}"
-"$py" -m vocoder mel --config assets/configs/hifigan_v3_ljspeech.json \
-    --input-wavs assets/examples --output-dir "$out/mels"
-"$py" -m vocoder infer --checkpoint "$ckpt" --config assets/configs/hifigan_v3_ljspeech.json \
-    --input-mels "$out/mels" --output-dir "$out/wavs"
-echo "resynthesised audio in $out/wavs"
+"$venv/bin/python" -m pip install -q -e ".[app]"
+if ! "$venv/bin/python" -m synth models download hifigan-v3-ljspeech; then
+    echo "scripts/app.sh: starting without the default vocoder; the Models tab says how to get it" >&2
+fi
+exec "$venv/bin/python" app.py "$@"

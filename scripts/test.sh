@@ -7,4 +7,13 @@ venv="${HIFISYNTH_VENV:-.venv}"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/python" -m pip install -q --upgrade pip
 "$venv/bin/python" -m pip install -q -e ".[test]"
+# The browser test drives Debian's Chromium through Playwright (never `playwright install`).
+if ! command -v chromium >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-liberation >/dev/null
+    else
+        echo "scripts/test.sh: install Chromium first (Debian: sudo apt-get install chromium)" >&2
+        exit 1
+    fi
+fi
 exec "$venv/bin/python" -m pytest -q "$@"

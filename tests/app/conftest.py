@@ -1,0 +1,111 @@
+"""The app launched for real (``python app.py``) on 127.0.0.1 with tiny models, once per test
+session, and a ``gradio_client`` connected to it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from tests.app.app_models import AppModels, build_app_models
+from tests.conftest import REPO
+
+MAX_UPLOAD_MB = 1.0
+MAX_SECONDS = 8.0
+
+
+@dataclass
+class AppServer:
+    url: str
+    process: subprocess.Popen
+    models: AppModels
+    voices_dir: Path
+    temp_dir: Path
+    log: Path
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_app(models: AppModels, root: Path, *extra: str, timeout: float = 180) -> AppServer:
+    """Start ``app.py`` with the tiny models and wait until it answers HTTP."""
+    port = free_port()
+    voices = root / "voices"
+    temp = root / "apptmp"
+    log = root / "app.log"
+    env = dict(os.environ, PYTHONPATH=str(REPO), HIFISYNTH_HOME=str(models.home),
+               HIFISYNTH_REGISTRY=str(models.registry), GRADIO_ANALYTICS_ENABLED="False")
+    env.pop("HIFISYNTH_OFFLINE", None)
+    args = [sys.executable, str(REPO / "app.py"), "--host", "127.0.0.1", "--port", str(port),
+            "--device", "cpu", "--vocoder", str(models.vocoder),
+            "--vc-vocoder", "tiny-knnvc", "--extractor", "tiny-wavlm",
+            "--models-dir", str(models.models_dir), "--voices-dir", str(voices),
+            "--temp-dir", str(temp), "--max-upload-mb", str(MAX_UPLOAD_MB),
+            "--max-seconds", str(MAX_SECONDS), "--max-text-chars", "300", *extra]
+    with open(log, "wb") as out:
+        process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env,
+                                   cwd=root)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"app.py exited with {process.returncode}:\n"
+                               + log.read_text(errors="replace")[-4000:])
+        try:
+            with urllib.request.urlopen(url + "/", timeout=2) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"app.py did not answer within {timeout} s:\n"
+                               + log.read_text(errors="replace")[-4000:])
+        time.sleep(0.25)
+    return AppServer(url, process, models, voices, temp, log)
+
+
+def stop_app(server: AppServer) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait(timeout=15)
+
+
+@pytest.fixture(scope="session")
+def app_models(tmp_path_factory) -> AppModels:
+    return build_app_models(tmp_path_factory.mktemp("app-models"))
+
+
+@pytest.fixture(scope="session")
+def app_server(app_models, tmp_path_factory) -> Iterator[AppServer]:
+    """One server for every app test (start-up costs several seconds of imports)."""
+    server = start_app(app_models, tmp_path_factory.mktemp("app-server"))
+    try:
+        yield server
+    finally:
+        stop_app(server)
+
+
+@pytest.fixture(scope="session")
+def client(app_server, tmp_path_factory):
+    from gradio_client import Client
+
+    return Client(app_server.url, verbose=False, analytics_enabled=False,
+                  download_files=str(tmp_path_factory.mktemp("client-downloads")))
