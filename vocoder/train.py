@@ -437,6 +437,9 @@ class Trainer:
         self._logged_truth = False
         if self.dist.main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
+            for stale in self.run_dir.glob(".*.tmp"):  # left by a kill during a write
+                if CHECKPOINT_RE.match(stale.name[1:].split(".", 1)[0]):
+                    stale.unlink(missing_ok=True)
             self.config.save(self.run_dir / "config.json")
 
     # -- setup -----------------------------------------------------------------------------
@@ -820,7 +823,8 @@ def train(options: TrainOptions) -> Position:
 def run(args: argparse.Namespace) -> int:
     """``vocoder train``."""
     pos = train(options_from_args(args))
-    report(f"stopped at step {pos.steps} (epoch {pos.epoch})")
+    if int(os.environ.get("RANK", "0")) == 0:
+        report(f"stopped at step {pos.steps} (epoch {pos.epoch})")
     return 0
 
 
