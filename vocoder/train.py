@@ -265,8 +265,7 @@ def prune_checkpoints(run_dir: Path, keep_last: int) -> list[int]:
 def config_differences(run: HiFiGANConfig, given: HiFiGANConfig) -> list[str]:
     """Settings that change a run's numbers and differ between two configs."""
     a, b = run.to_dict(), given.to_dict()
-    keys = [k for k in dict.fromkeys([*a, *b])
-            if k not in _NEUTRAL_KEYS and k not in run.extra and k not in given.extra]
+    keys = [k for k in dict.fromkeys([*a, *b]) if k not in _NEUTRAL_KEYS]
     return [f"'{k}': run has {a.get(k)!r}, given {b.get(k)!r}" for k in keys if a.get(k) != b.get(k)]
 
 
@@ -379,6 +378,10 @@ class Trainer:
         options.check()
         self.opt = options
         self.dist, self.device = setup_distributed(options.device)
+        if self.device.type == "cpu":
+            from .inference import tune_cpu_allocator
+
+            tune_cpu_allocator()  # reuse large freed blocks instead of page-faulting them again
         self.log = report if self.dist.main else (lambda message: None)
         self.run_dir = Path(options.output_dir)
         self.config = self._load_config()

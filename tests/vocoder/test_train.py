@@ -219,12 +219,14 @@ def test_fine_tuning_with_npy_mels(data, tmp_path, capsys):
         np.save(mels / f"{p.stem}.npy", m)
     (mels / f"{wav_paths[3].stem}.npy").unlink()  # missing: skipped
     run = tmp_path / "run"
-    pos = train(options(cfg_path, run, wavs, max_steps=2, input_mels_dir=str(mels)))
+    pos = train(options(cfg_path, run, wavs, max_steps=2, input_mels_dir=str(mels),
+                        valid_wavs=str(wavs), validation_interval=2))
     err = capsys.readouterr().err
     assert pos.steps == 2 and list_checkpoints(run) == [2]
     assert f"{mels / wav_paths[1].stem}.npy: 260 frames but the audio" in err
     assert f"no mel file {wav_paths[3].stem}.npy in {mels}" in err
     assert "4 of 6 training files usable; 2 skipped" in err
+    assert "4 of 6 validation files usable; 2 skipped" in err
     # input mels are used as given: a generator trained on them loads for inference
     g, _ = load_generator(run / "g_00000002")
     assert g(torch.from_numpy(np.load(mels / f"{wav_paths[0].stem}.npy"))[None]).shape[-1] == 248 * 16
@@ -321,3 +323,14 @@ def test_torchrun_two_processes_gloo(data, tmp_path):
         torch.testing.assert_close(ga[k], gb[k], rtol=1e-4, atol=1e-6)
     for k in da["mpd"]:
         torch.testing.assert_close(da["mpd"][k], db["mpd"][k], rtol=1e-4, atol=1e-6)
+
+
+def test_init_from_copies_weights_and_starts_fresh(data, tmp_path):
+    _, wavs, cfg = data
+    first = Trainer(options(cfg, tmp_path / "a", wavs))
+    first.save_checkpoint()
+    second = Trainer(options(cfg, tmp_path / "b", wavs, init_from=str(tmp_path / "a" / "g_00000000")))
+    assert second.position.steps == 0 and not second.optim_g.state
+    for a, b in ((first.generator, second.generator), (first.discriminator, second.discriminator)):
+        for k, v in a.state_dict().items():
+            assert torch.equal(v, b.state_dict()[k]), k
