@@ -193,6 +193,36 @@ def run_one(a: argparse.Namespace) -> dict:
             "steps_per_s": 1 / med, "times": times, "peak_gib": peak}
 
 
+def run_pair(a: argparse.Namespace) -> dict:
+    """Both implementations in one process, steps alternating (published, ours, ours,
+    published, ...), so load from other processes on a shared machine hits both alike.
+    Records wall and process CPU time per step."""
+    device = torch.device(a.device)
+    ours, g1, d1 = build(a.model, "ours", a.precision, device)
+    pub, g2, d2 = build(a.model, "published", a.precision, device)
+    g2.load_state_dict(g1.state_dict())
+    d2.load_state_dict(d1.state_dict())
+    audio = batch(a.batch_size, a.segment, device)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    calls = {"published": lambda: pub(audio), "ours": lambda: ours(torch.empty(0), audio)}
+    wall = {"published": [], "ours": []}
+    cpu = {"published": [], "ours": []}
+    for i in range(a.warmup + a.steps):
+        order = ("published", "ours") if i % 2 == 0 else ("ours", "published")
+        for impl in order:
+            sync()
+            w0, c0 = time.perf_counter(), time.process_time()
+            calls[impl]()
+            sync()
+            if i >= a.warmup:
+                wall[impl].append(time.perf_counter() - w0)
+                cpu[impl].append(time.process_time() - c0)
+    ratios = [p / o for p, o in zip(wall["published"], wall["ours"])]
+    return {"model": a.model, "precision": a.precision, "wall": wall, "cpu": cpu,
+            "wall_ratio_median": statistics.median(ratios),
+            "cpu_ratio": statistics.median(cpu["published"]) / statistics.median(cpu["ours"])}
+
+
 def check(a: argparse.Namespace) -> None:
     """One float32 step of each implementation from the same state: parameter differences."""
     device = torch.device(a.device)
@@ -227,13 +257,17 @@ def main() -> None:
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--check", action="store_true", help="compare one step of both, then exit")
     p.add_argument("--json", metavar="FILE", help="also write the results here")
+    p.add_argument("--interleave", action="store_true",
+                   help="for a shared/noisy CPU: run both implementations in one process with "
+                        "alternating steps and report the median per-step ratio and the ratio of "
+                        "median process CPU times (no peak memory in this mode)")
     p.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--model", help=argparse.SUPPRESS)
     p.add_argument("--impl", help=argparse.SUPPRESS)
     p.add_argument("--precision", help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.one:
-        print("RESULT " + json.dumps(run_one(a)))
+        print("RESULT " + json.dumps(run_pair(a) if a.interleave else run_one(a)))
         return
     if a.check:
         for model in a.models.split(","):
@@ -249,6 +283,26 @@ def main() -> None:
     results = []
     for model in a.models.split(","):
         for prec in precisions:
+            if a.interleave:
+                cmd = [sys.executable, __file__, "--one", "--interleave", "--model", model,
+                       "--precision", prec, "--batch-size", str(a.batch_size), "--segment",
+                       str(a.segment), "--steps", str(a.steps), "--warmup", str(a.warmup),
+                       "--device", a.device]
+                out = subprocess.run(cmd, capture_output=True, text=True)
+                line = [l for l in out.stdout.splitlines() if l.startswith("RESULT ")]
+                if out.returncode or not line:
+                    print(f"{model} {prec}: failed\n{out.stderr[-2000:]}")
+                    continue
+                r = json.loads(line[0][7:])
+                results.append(r)
+                for impl in ("published", "ours"):
+                    print(f"{model:3s} {prec:>4s} {impl:9s}: median "
+                          f"{statistics.median(r['wall'][impl]):7.3f} s/step wall, "
+                          f"{statistics.median(r['cpu'][impl]):7.3f} s CPU; steps "
+                          f"{' '.join(f'{t:.2f}' for t in r['wall'][impl])}", flush=True)
+                print(f"{model:3s} {prec:>4s} speed-up: {r['wall_ratio_median']:.2f}x (median of "
+                      f"per-step wall ratios), {r['cpu_ratio']:.2f}x (CPU time)", flush=True)
+                continue
             row = {}
             for impl in a.impls.split(","):
                 cmd = [sys.executable, __file__, "--one", "--model", model, "--impl", impl,

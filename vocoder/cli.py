@@ -206,7 +206,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                     "the same command again resumes from the latest checkpoint. Multi-GPU: "
                     "torchrun --nproc_per_node N -m vocoder train ...")
     train.add_arguments(p)
-    p.set_defaults(run=lambda args: train.run(args))
+    p.set_defaults(run=train.run)
 
 
 def _add_eval(sub: argparse._SubParsersAction) -> None:
@@ -219,7 +219,7 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
                     "mel L1 (fmax_for_loss mels), multi-resolution STFT distance, wideband PESQ "
                     "(at 16 kHz) and STOI. A table, or JSON with --json.")
     evaluate.add_arguments(p)
-    p.set_defaults(run=lambda args: evaluate.run(args))
+    p.set_defaults(run=evaluate.run)
 
 
 # ------------------------------------------------------------------------------------ main

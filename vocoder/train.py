@@ -382,6 +382,8 @@ class Trainer:
             from .inference import tune_cpu_allocator
 
             tune_cpu_allocator()  # reuse large freed blocks instead of page-faulting them again
+        elif self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # fixed segment shapes: pick fastest kernels
         self.log = report if self.dist.main else (lambda message: None)
         self.run_dir = Path(options.output_dir)
         self.config = self._load_config()
