@@ -48,6 +48,22 @@ def load_audio(path: str | os.PathLike, sample_rate: int | None = None) -> tuple
     return np.ascontiguousarray(wav, dtype=np.float32), int(sr)
 
 
+def audio_info(path: str | os.PathLike) -> tuple[int, int]:
+    """``(samples, sample_rate)`` of an audio file from its header, without decoding it.
+
+    Raises:
+        AudioError: missing or unreadable file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise AudioError(f"{path}: audio file not found")
+    try:
+        info = sf.info(str(path))
+    except Exception as exc:
+        raise AudioError(f"{path}: cannot read audio ({_short(exc)})") from None
+    return int(info.frames), int(info.samplerate)
+
+
 def resample(wav: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
     """Resample ``(..., samples)`` float audio from ``orig_sr`` to ``target_sr`` Hz."""
     if orig_sr == target_sr:
