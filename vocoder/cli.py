@@ -1,4 +1,5 @@
-"""The ``vocoder`` command: ``mel`` (audio -> mel files) and ``infer`` (mels or audio -> audio).
+"""The ``vocoder`` command: ``mel`` (audio -> mel files), ``infer`` (mels or audio -> audio),
+``train`` (vocoder/train.py) and ``eval`` (vocoder/evaluate.py).
 
 Every subcommand reports bad input as one line on stderr, ``vocoder: error: ...``, and exits
 with status 2; outputs are written atomically, so an interrupted run leaves no partial file.
@@ -196,9 +197,38 @@ def _run_infer(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------- vocoder train / eval
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    from . import train
+
+    p = sub.add_parser(
+        "train", help="train or fine-tune a HiFi-GAN (resumes a run directory automatically)",
+        description="Train a HiFi-GAN vocoder with the published recipe. Checkpoints g_XXXXXXXX / "
+                    "do_XXXXXXXX (published layout) and config.json go to --output-dir; running "
+                    "the same command again resumes from the latest checkpoint. Multi-GPU: "
+                    "torchrun --nproc_per_node N -m vocoder train ...")
+    train.add_arguments(p)
+    p.set_defaults(run=train.run)
+
+
+def _add_eval(sub: argparse._SubParsersAction) -> None:
+    from . import evaluate
+
+    p = sub.add_parser(
+        "eval", help="resynthesise audio and report mel L1, multi-resolution STFT, PESQ, STOI",
+        description="Resynthesise every audio file in --input-wavs with --checkpoint (or compare "
+                    "the files of --compare-wavs with them) and report, per file and on average: "
+                    "mel L1 (fmax_for_loss mels), multi-resolution STFT distance, wideband PESQ "
+                    "(at 16 kHz) and STOI. A table, or JSON with --json.")
+    evaluate.add_arguments(p)
+    p.set_defaults(run=evaluate.run)
+
+
 # ------------------------------------------------------------------------------------ main
 
-SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_mel, _add_infer]
+SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    _add_mel, _add_infer, _add_train, _add_eval]
 
 
 def build_parser() -> argparse.ArgumentParser:
