@@ -86,6 +86,20 @@ def test_feature_files_have_one_frame_per_320_samples(setup, tmp_path, capsys):
     assert all(u.audio.resolve() == setup["corpus"][u.id]["path"].resolve() for u in listed)
 
 
+def test_lists_resolve_like_vocoder_train(tmp_path):
+    """synth.corpus.read_list and vocoder train's list reader name the same audio files."""
+    from vocoder.data import read_file_list
+
+    (tmp_path / "list.txt").write_text(
+        "# comment\n\nLJ001-0001|text|more\nsub/a.flac|t\n/abs/b.wav\nc.WAV|x\nd.e|y\n")
+    ours = [u.audio for u in read_list(tmp_path / "list.txt")]
+    assert ours == read_file_list(tmp_path / "list.txt")
+    assert ours == [tmp_path / "wavs" / "LJ001-0001.wav", tmp_path / "sub" / "a.flac",
+                    Path("/abs/b.wav"), tmp_path / "c.WAV", tmp_path / "wavs" / "d.e.wav"]
+    assert [u.audio for u in read_list(tmp_path / "list.txt", tmp_path / "w")] == \
+        read_file_list(tmp_path / "list.txt", tmp_path / "w")
+
+
 def test_batched_extraction_equals_one_by_one(setup):
     ext = setup["extractor"]
     wavs = [load_mono(item["path"], 16000) for item in setup["corpus"].values()]
