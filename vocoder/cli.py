@@ -151,10 +151,9 @@ def _load_array(path: Path) -> np.ndarray:
 def _run_infer(args: argparse.Namespace) -> int:
     import torch
 
-    from .inference import Vocoder, tune_cpu_allocator
+    from .inference import Vocoder
     from .mel import MelSpectrogram
 
-    tune_cpu_allocator()
     voc = Vocoder.from_checkpoint(args.checkpoint, args.config, device=args.device, dtype=args.dtype)
     cfg = voc.config
     if args.input_wavs and cfg.is_feature_vocoder:
