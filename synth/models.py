@@ -134,6 +134,23 @@ class ModelEntry:
         source = str(self.config_file) if self.config_file else f"registry entry '{self.name}'"
         return HiFiGANConfig.from_dict(self.config, source=source)
 
+    def extractor_architecture(self) -> tuple[Any, str, int | None]:
+        """``(arch, name, default_layer)`` of a feature extractor, for
+        :func:`synth.features.load_extractor`: a torchaudio bundle name, or the factory
+        arguments with ``model_type``; the layer kNN-VC uses, when the entry records one.
+
+        Raises:
+            ModelError: the entry is not a feature extractor.
+        """
+        if self.kind != "feature_extractor":
+            raise ModelError(f"model '{self.name}' is a {self.kind.replace('_', ' ')}, not a "
+                             "feature extractor")
+        cfg = dict(self.config or {})
+        bundle = cfg.get("torchaudio_bundle")
+        arch = bundle or dict(cfg.get("params") or {},
+                              model_type=str(cfg.get("model_type", "wav2vec2")).lower())
+        return arch, bundle or self.name, cfg.get("knnvc_layer")
+
 
 class ModelRegistry:
     """The pretrained models known by name, in registry-file order."""

@@ -46,6 +46,7 @@ from torch import Tensor
 from vocoder.audio import AUDIO_EXTENSIONS, AudioError, list_audio, load_audio, resample, save_wav
 from vocoder.config import AudioConfig, HiFiGANConfig
 from vocoder.griffinlim import GriffinLimVocoder
+from vocoder.frames import load_npy
 from vocoder.inference import Vocoder, pick_device, pick_dtype
 
 from .defaults import (DEFAULT_EXTRACTOR, DEFAULT_MEL_VOCODER, DEFAULT_VC_VOCODER, GRIFFINLIM,
@@ -274,13 +275,8 @@ class Synthesizer:
             self._check_kind(spec, "feature_extractor")
             resolved = self.cache.resolve_model(spec)
             if resolved.entry is not None:
-                cfg = dict(resolved.entry.config or {})
-                bundle = cfg.get("torchaudio_bundle")
-                arch: Any = bundle or dict(cfg.get("params") or {},
-                                           model_type=str(cfg.get("model_type", "wav2vec2")).lower())
-                name = bundle or resolved.entry.name
-                if layer is None:
-                    layer = cfg.get("knnvc_layer")
+                arch, name, entry_layer = resolved.entry.extractor_architecture()
+                layer = entry_layer if layer is None else layer
             else:
                 arch, name = self.extractor_arch, self.extractor_arch.upper()
             extractor = load_extractor(arch, resolved.path, name=name, device=self.device)
@@ -593,28 +589,12 @@ class Synthesizer:
 
 def load_mel_file(path: str | os.PathLike) -> np.ndarray:
     """A ``.npy`` float array, read without unpickling anything."""
-    path = Path(path)
-    if not path.is_file():
+    if not Path(path).is_file():
         raise PipelineError(f"{path}: mel file not found")
     try:
-        with open(path, "rb") as handle:
-            magic = handle.read(6)
-    except OSError as exc:
-        raise PipelineError(f"{path}: cannot read mel file ({exc.strerror})") from None
-    if magic != b"\x93NUMPY":
-        raise PipelineError(f"{path}: not a .npy file (save the mel with numpy.save)")
-    try:
-        arr = np.load(path, allow_pickle=False)
+        return load_npy(path)
     except ValueError as exc:
-        if "allow_pickle" in str(exc):
-            raise PipelineError(f"{path}: refused: not a plain .npy array (it holds Python "
-                                "objects, which would have to be unpickled)") from None
-        raise PipelineError(f"{path}: cannot read .npy file ({str(exc).splitlines()[0]})") from None
-    except Exception as exc:  # noqa: BLE001 - any unreadable file
-        raise PipelineError(f"{path}: cannot read .npy file ({str(exc).splitlines()[0]})") from None
-    if not isinstance(arr, np.ndarray) or not np.issubdtype(arr.dtype, np.floating):
-        raise PipelineError(f"{path}: expected a float array, got dtype {getattr(arr, 'dtype', '?')}")
-    return arr
+        raise PipelineError(str(exc)) from None
 
 
 def _pcm_to_float(wav: np.ndarray, what: str) -> np.ndarray:

@@ -133,24 +133,10 @@ def _add_infer(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=_run_infer)
 
 
-def _load_array(path: Path) -> np.ndarray:
-    try:
-        arr = np.load(path, allow_pickle=False)
-    except ValueError as exc:
-        if "allow_pickle" in str(exc):
-            raise UsageError(f"{path}: refused: not a plain .npy array (it holds Python objects, "
-                             "which would have to be unpickled)") from None
-        raise UsageError(f"{path}: cannot read .npy file ({str(exc).splitlines()[0]})") from None
-    except Exception as exc:
-        raise UsageError(f"{path}: cannot read .npy file ({str(exc).splitlines()[0]})") from None
-    if not isinstance(arr, np.ndarray) or not np.issubdtype(arr.dtype, np.floating):
-        raise UsageError(f"{path}: expected a float array, got dtype {getattr(arr, 'dtype', '?')}")
-    return arr
-
-
 def _run_infer(args: argparse.Namespace) -> int:
     import torch
 
+    from .frames import load_npy
     from .inference import Vocoder
     from .mel import MelSpectrogram
 
@@ -171,14 +157,7 @@ def _run_infer(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     for path in _progress(files, "infer"):
         if mel_fn is None:
-            arr = _load_array(path)
-            try:
-                frames = voc.check_frames(arr, str(path))
-            except ValueError as exc:
-                hint = ""
-                if arr.ndim == 2 and arr.shape[1] == voc.input_channels:
-                    hint = " (it looks transposed: save it as (channels, frames))"
-                raise UsageError(f"{exc}{hint}") from None
+            frames = voc.check_frames(load_npy(path), str(path))
         else:
             wav = _read_wav_for(path, cfg.audio.sampling_rate)
             if len(wav) < cfg.audio.hop_size:

@@ -26,6 +26,7 @@ import torch
 from torch import Tensor
 
 from .config import AudioConfig
+from .frames import check_frames
 from .inference import pick_device
 from .mel import mel_filterbank
 
@@ -85,23 +86,9 @@ class GriffinLimVocoder:
         return math.ceil(self.audio.n_fft / self.audio.hop_size) + 1
 
     def check_frames(self, frames: np.ndarray | Tensor, source: str = "input") -> Tensor:
-        """Validate ``(num_mels, T)`` or ``(1, num_mels, T)`` frames -> ``(1, num_mels, T)``.
-
-        Raises:
-            ValueError: wrong shape (names the expected mel count) or non-finite values.
-        """
-        x = torch.as_tensor(np.asarray(frames) if not isinstance(frames, Tensor) else frames)
-        c = self.input_channels
-        if x.dim() == 3 and x.shape[0] == 1:
-            x = x[0]
-        if x.dim() != 2 or x.shape[0] != c:
-            raise ValueError(f"{source}: expected an array of shape ({c}, frames) or "
-                             f"(1, {c}, frames), got {tuple(x.shape)}")
-        if x.shape[1] == 0:
-            raise ValueError(f"{source}: array has no frames")
-        if not torch.isfinite(x).all():
-            raise ValueError(f"{source}: array contains NaN or infinite values")
-        return x.float().unsqueeze(0)
+        """``(num_mels, T)`` or ``(1, num_mels, T)`` -> ``(1, num_mels, T)``; see
+        :func:`vocoder.frames.check_frames`."""
+        return check_frames(frames, self.input_channels, source)
 
     def magnitudes(self, mel: Tensor) -> Tensor:
         """Log-mel ``(batch, num_mels, T)`` -> linear magnitudes ``(batch, n_fft // 2 + 1, T)``."""

@@ -18,6 +18,7 @@ from torch import Tensor
 
 from .checkpoint import load_generator
 from .config import HiFiGANConfig
+from .frames import check_frames
 from .generator import HiFiGANGenerator, receptive_field_frames
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -118,23 +119,8 @@ class Vocoder:
         return self.config.generator.upsample_factor
 
     def check_frames(self, frames: np.ndarray | Tensor, source: str = "input") -> Tensor:
-        """Validate and convert ``(C, T)`` or ``(1, C, T)`` frames to a ``(1, C, T)`` tensor.
-
-        Raises:
-            ValueError: wrong shape (names the expected channel count) or non-finite values.
-        """
-        x = torch.as_tensor(np.asarray(frames) if not isinstance(frames, Tensor) else frames)
-        c = self.input_channels
-        if x.dim() == 3 and x.shape[0] == 1:
-            x = x[0]
-        if x.dim() != 2 or x.shape[0] != c:
-            raise ValueError(f"{source}: expected an array of shape ({c}, frames) or "
-                             f"(1, {c}, frames), got {tuple(x.shape)}")
-        if x.shape[1] == 0:
-            raise ValueError(f"{source}: array has no frames")
-        if not torch.isfinite(x).all():
-            raise ValueError(f"{source}: array contains NaN or infinite values")
-        return x.float().unsqueeze(0)
+        """``(C, T)`` or ``(1, C, T)`` -> ``(1, C, T)``; see :func:`vocoder.frames.check_frames`."""
+        return check_frames(frames, self.input_channels, source)
 
     @torch.inference_mode()
     def __call__(self, frames: Tensor) -> Tensor:

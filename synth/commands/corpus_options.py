@@ -170,12 +170,7 @@ def load_extractor_from_args(args: argparse.Namespace):
         if args.extractor_arch is not None:
             raise CommandError("--extractor-arch goes with an --extractor file, not a registry "
                                "name (the registry gives the architecture)")
-        cfg = dict(entry.config or {})
-        bundle = cfg.get("torchaudio_bundle")
-        arch = bundle or dict(cfg.get("params") or {},
-                              model_type=str(cfg.get("model_type", "wav2vec2")).lower())
-        name = bundle or entry.name
-        default_layer = cfg.get("knnvc_layer")
+        arch, name, default_layer = entry.extractor_architecture()
     else:
         arch, name = _architecture(args.extractor_arch or DEFAULT_ARCH)
     try:
