@@ -38,7 +38,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import socket
 import statistics
@@ -55,6 +54,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.machineinfo import default_speech_dir, describe_machine  # noqa: E402
 from synth.features import build_model  # noqa: E402
 from synth.pipeline import Synthesizer  # noqa: E402
 from vocoder.audio import list_audio, load_audio, save_wav  # noqa: E402
@@ -63,27 +63,6 @@ from vocoder.config import preset, v3_config  # noqa: E402
 from vocoder.generator import HiFiGANGenerator, hifigan_knnvc  # noqa: E402
 from vocoder.inference import tune_cpu_allocator  # noqa: E402
 
-DEFAULT_DATA = [ROOT.parent / "shared" / "data" / "ljspeech",
-                Path("/work/shared/data/ljspeech")]
-
-
-def machine(device: str) -> dict:
-    info = {"python": platform.python_version(), "torch": torch.__version__,
-            "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "cpu": platform.processor() or platform.machine(), "device": device}
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                info["cpu"] = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    if torch.cuda.is_available():
-        info["gpu"] = torch.cuda.get_device_name(0)
-    import gradio
-
-    info["gradio"] = gradio.__version__
-    return info
 
 
 def build_models(folder: Path, vc_size: str) -> dict[str, str]:
@@ -252,7 +231,7 @@ def main() -> int:
                         help="folder of LJSpeech clips with transcripts.txt")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
-    data = args.data or next((d for d in DEFAULT_DATA if d.is_dir()), None)
+    data = args.data or (default_speech_dir() if default_speech_dir().is_dir() else None)
     if data is None:
         raise SystemExit("no LJSpeech clips found: pass --data")
     tune_cpu_allocator()
@@ -328,7 +307,7 @@ def main() -> int:
         finally:
             process.terminate()
             process.wait(timeout=30)
-    info = machine(args.device)
+    info = describe_machine(args.device)
     info.update(vc_size=args.vc_size, seconds=args.seconds, repeats=args.repeats)
     print()
     print(f"machine: {info}")

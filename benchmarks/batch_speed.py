@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import sys
 import time
@@ -32,6 +30,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.machineinfo import describe_machine  # noqa: E402
 from synth.pipeline import Synthesizer  # noqa: E402
 from vocoder.config import v3_config  # noqa: E402
 from vocoder.generator import HiFiGANGenerator  # noqa: E402
@@ -60,22 +59,6 @@ def sentences(count: int, seed: int = 0) -> list[str]:
         text = " ".join(words)
         out.append(text[0].upper() + text[1:] + rng.choice([".", ".", ".", "?", "!"]))
     return out
-
-
-def machine() -> dict:
-    info = {"python": platform.python_version(), "torch": torch.__version__,
-            "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "cpu": platform.processor() or platform.machine()}
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                info["cpu"] = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    if torch.cuda.is_available():
-        info["gpu"] = torch.cuda.get_device_name(0)
-    return info
 
 
 def sync(device: torch.device) -> None:
@@ -154,7 +137,7 @@ def main() -> int:
         print(f"{r['mode']:<16}{r['seconds']:>9.2f}{r['utterances_per_second']:>9.2f}"
               f"{r['rtf']:>9.4f}{r['end_to_end_rtf']:>9.4f}{r['speedup']:>9.2f}x"
               f"{r['max_abs_diff']:>12.1e}")
-    info = machine()
+    info = describe_machine()
     print("\nmachine: " + ", ".join(f"{k} {v}" for k, v in info.items()))
     if args.json:
         Path(args.json).write_text(json.dumps(

@@ -244,6 +244,21 @@ def check(a: argparse.Namespace) -> None:
               f"(largest value {scale:.3g})")
 
 
+def _run_child(a: argparse.Namespace, model: str, prec: str, extra: list[str],
+               label: str) -> dict | None:
+    """Run one measurement in a fresh process (``--one``) and parse its ``RESULT`` line;
+    print the child's stderr and return ``None`` when it fails."""
+    cmd = [sys.executable, __file__, "--one", *extra, "--model", model, "--precision", prec,
+           "--batch-size", str(a.batch_size), "--segment", str(a.segment), "--steps",
+           str(a.steps), "--warmup", str(a.warmup), "--device", a.device]
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    line = [l for l in out.stdout.splitlines() if l.startswith("RESULT ")]
+    if out.returncode or not line:
+        print(f"{label}: failed\n{out.stderr[-2000:]}")
+        return None
+    return json.loads(line[0][len("RESULT "):])
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", default="v1,v3")
@@ -284,16 +299,9 @@ def main() -> None:
     for model in a.models.split(","):
         for prec in precisions:
             if a.interleave:
-                cmd = [sys.executable, __file__, "--one", "--interleave", "--model", model,
-                       "--precision", prec, "--batch-size", str(a.batch_size), "--segment",
-                       str(a.segment), "--steps", str(a.steps), "--warmup", str(a.warmup),
-                       "--device", a.device]
-                out = subprocess.run(cmd, capture_output=True, text=True)
-                line = [l for l in out.stdout.splitlines() if l.startswith("RESULT ")]
-                if out.returncode or not line:
-                    print(f"{model} {prec}: failed\n{out.stderr[-2000:]}")
+                r = _run_child(a, model, prec, ["--interleave"], f"{model} {prec}")
+                if r is None:
                     continue
-                r = json.loads(line[0][7:])
                 results.append(r)
                 for impl in ("published", "ours"):
                     print(f"{model:3s} {prec:>4s} {impl:9s}: median "
@@ -305,16 +313,9 @@ def main() -> None:
                 continue
             row = {}
             for impl in a.impls.split(","):
-                cmd = [sys.executable, __file__, "--one", "--model", model, "--impl", impl,
-                       "--precision", prec, "--batch-size", str(a.batch_size), "--segment",
-                       str(a.segment), "--steps", str(a.steps), "--warmup", str(a.warmup),
-                       "--device", a.device]
-                out = subprocess.run(cmd, capture_output=True, text=True)
-                line = [l for l in out.stdout.splitlines() if l.startswith("RESULT ")]
-                if out.returncode or not line:
-                    print(f"{model} {prec} {impl}: failed\n{out.stderr[-2000:]}")
+                r = _run_child(a, model, prec, ["--impl", impl], f"{model} {prec} {impl}")
+                if r is None:
                     continue
-                r = json.loads(line[0][7:])
                 results.append(r)
                 row[impl] = r
                 print(f"{model:3s} {prec:>4s} {impl:9s}: {r['median_s']:7.3f} s/step  "

@@ -6,8 +6,8 @@ gives a WavLM-Large state dict: the figures are timings, not audio quality.
 
     PYTHONPATH=. python benchmarks/vc_speed.py --minutes 2 --device cpu
 
-Real speech comes from --data (default: shared/data/ljspeech beside the project, or
-/work/shared/data/ljspeech); files are repeated to reach the requested durations.
+Real speech comes from --data (default: $HIFISYNTH_LJSPEECH, else shared/data/ljspeech beside
+the project); files are repeated to reach the requested durations.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.machineinfo import default_speech_dir  # noqa: E402
 from synth.audio import load_mono, normalize_loudness  # noqa: E402
 from synth.features import (KNNVC_LAYER, SSLFeatureExtractor, build_model,  # noqa: E402
                             load_extractor)
@@ -81,11 +82,6 @@ class PeakMemory:
         return text
 
 
-def default_data_dir() -> Path:
-    beside = Path(__file__).resolve().parents[2] / "shared" / "data" / "ljspeech"
-    return beside if beside.is_dir() else Path("/work/shared/data/ljspeech")
-
-
 def speech_of(files: list[Path], seconds: float, offset: int = 0) -> list[torch.Tensor]:
     """Recordings (16 kHz mono) taken in turn, repeated as needed, totalling ``seconds``."""
     out, total, i = [], 0, offset
@@ -122,7 +118,7 @@ def main() -> int:
     args = parser.parse_args()
 
     device = torch.device(args.device)
-    data = args.data or default_data_dir()
+    data = args.data or default_speech_dir()
     if not data.is_dir() or not list_audio(data):
         print(f"error: no audio files in {data}; pass --data DIR", file=sys.stderr)
         return 2

@@ -52,13 +52,17 @@ def _note(message: str) -> None:
     tqdm.write(message, file=sys.stderr)
 
 
-def _read_wav_for(path: Path, sample_rate: int) -> np.ndarray:
+def _read_wav_for(path: Path, sample_rate: int, hop_size: int) -> np.ndarray:
+    """Mono float audio at ``sample_rate`` (resampled, with a note), at least one hop long."""
     wav, sr = load_audio(path)
     if sr != sample_rate:
         _note(f"{path.name}: resampling from {sr} Hz to the config's {sample_rate} Hz")
         from .audio import resample
 
         wav = resample(wav, sr, sample_rate)
+    if len(wav) < hop_size:
+        raise UsageError(f"{path}: audio of {len(wav)} samples is shorter than one hop "
+                         f"({hop_size} samples)")
     return wav
 
 
@@ -96,10 +100,7 @@ def _run_mel(args: argparse.Namespace) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     mel_fn = MelSpectrogram(cfg.audio)
     for path in _progress(files, "mel"):
-        wav = _read_wav_for(path, cfg.audio.sampling_rate)
-        if len(wav) < cfg.audio.hop_size:
-            raise UsageError(f"{path}: audio of {len(wav)} samples is shorter than one hop "
-                             f"({cfg.audio.hop_size} samples)")
+        wav = _read_wav_for(path, cfg.audio.sampling_rate, cfg.audio.hop_size)
         with torch.inference_mode():
             mel = mel_fn(torch.from_numpy(wav)).numpy().astype(np.float32)
         with atomic_path(out_dir / f"{path.stem}.npy") as tmp:
@@ -159,9 +160,7 @@ def _run_infer(args: argparse.Namespace) -> int:
         if mel_fn is None:
             frames = voc.check_frames(load_npy(path), str(path))
         else:
-            wav = _read_wav_for(path, cfg.audio.sampling_rate)
-            if len(wav) < cfg.audio.hop_size:
-                raise UsageError(f"{path}: audio of {len(wav)} samples is shorter than one hop")
+            wav = _read_wav_for(path, cfg.audio.sampling_rate, cfg.audio.hop_size)
             with torch.inference_mode():
                 frames = mel_fn(torch.from_numpy(wav)).unsqueeze(0)
         wav_out = voc(frames)[0].cpu().numpy()

@@ -142,6 +142,7 @@ def test_infer_bad_mels_exit_2_naming_the_file(run_dir, tmp_path, case, needle):
     ("empty_dir", "no audio files found"),
     ("bad_audio", "cannot read audio"),
     ("missing_dir", "input directory not found"),
+    ("short_audio", "audio of 10 samples is shorter than one hop (64 samples)"),
 ])
 def test_infer_bad_inputs_exit_2(run_dir, wavs, tmp_path, case, needle):
     ckpt = run_dir / "g_00000100"
@@ -158,6 +159,8 @@ def test_infer_bad_inputs_exit_2(run_dir, wavs, tmp_path, case, needle):
         (wavs / "c_broken.wav").write_bytes(b"RIFF....WAVEfmt garbage")
     elif case == "missing_dir":
         inputs = tmp_path / "nowhere"
+    elif case == "short_audio":
+        write_wav(wavs / "c_short.wav", np.zeros(10, np.float32), 16000)
     out = tmp_path / "out"
     res = run_cli("vocoder", "infer", "--checkpoint", ckpt, "--input-wavs", inputs,
                   "--output-dir", out)
