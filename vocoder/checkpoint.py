@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import pickle
 import re
-import zipfile
+import warnings
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -48,7 +48,9 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     if path.stat().st_size == 0:
         raise CheckpointError(f"{path}: checkpoint file is empty")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # garbage reads as an odd pickle protocol: we say corrupt
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         text = str(exc)
         if "Unsupported global" in text or "can still be loaded" in text:
@@ -59,9 +61,12 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
                 "code when loaded; only tensors and plain containers are accepted (re-save it "
                 "with torch.save(model.state_dict(), ...) from a trusted environment)") from None
         raise CheckpointError(f"{path}: not a PyTorch checkpoint, or the file is corrupt") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot read checkpoint ({exc.strerror or exc})") from None
+    except Exception as exc:  # noqa: BLE001 - garbage makes the unpickler fail in any way
+        detail = (str(exc).splitlines() or [type(exc).__name__])[0][:120] or type(exc).__name__
         raise CheckpointError(f"{path}: not a PyTorch checkpoint, or the file is corrupt "
-                              f"({str(exc).splitlines()[0][:120]})") from None
+                              f"({detail})") from None
     if not isinstance(obj, dict):
         raise CheckpointError(f"{path}: expected a dict of tensors, got {type(obj).__name__}")
     return obj
