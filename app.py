@@ -59,6 +59,7 @@ from synth.pipeline import (PipelineError, SynthResult, Synthesizer, audio_confi
                             load_mel_file)
 from vocoder.audio import AudioError, load_audio, resample, save_wav
 from vocoder.config import AudioConfig, ConfigError
+from vocoder.errors import HifisynthError, one_line
 from vocoder.mel import MelSpectrogram
 
 ROOT = Path(__file__).resolve().parent
@@ -73,7 +74,7 @@ SILENCE_DBFS = -60.0  # a clip whose peak is below this is treated as silence
 MIN_RATE, MAX_RATE = 4000, 192000
 
 
-class UserError(Exception):
+class UserError(HifisynthError):
     """Input the app cannot use; the message is shown as it is."""
 
 
@@ -939,30 +940,16 @@ def _markdown(notes: Sequence[str]) -> str:
 # =========================================================================== errors
 
 def _user_message(exc: BaseException) -> str | None:
-    """The message for an error the user can act on, or ``None`` for a bug."""
-    from vocoder.checkpoint import CheckpointError
-
-    from synth.text import EspeakError, TextError
-
-    known: tuple[type[BaseException], ...] = (UserError, PipelineError, AudioError, ModelError,
-                                              ConfigError, CheckpointError, TextError,
-                                              EspeakError)
-    try:
-        from synth.features import FeatureError
-        from synth.knnvc import MatchingSetError
-
-        known += (FeatureError, MatchingSetError)
-    except ImportError:  # pragma: no cover - ships with hifisynth
-        pass
+    """The message for an error the user can act on, or ``None`` for a bug. Imports nothing:
+    building the message must not fail the way the request did."""
     if isinstance(exc, torch.cuda.OutOfMemoryError):
         torch.cuda.empty_cache()
         return ("the GPU ran out of memory for this request; try shorter audio, or ask the "
                 "operator to lower --concurrency")
-    if isinstance(exc, known):
-        message = " ".join(str(exc).split())
-        message = message.replace("--vocoder griffinlim, or Synthesizer(vocoder='griffinlim')",
-                                  "choose 'griffinlim' as the vocoder")
-        return message or type(exc).__name__
+    if isinstance(exc, HifisynthError):
+        message = one_line(exc)
+        return message.replace("--vocoder griffinlim, or Synthesizer(vocoder='griffinlim')",
+                               "choose 'griffinlim' as the vocoder")
     return None
 
 
@@ -984,7 +971,10 @@ def handler(app: HifisynthApp, method: Callable[..., Any], name: str) -> Callabl
         except gr.Error:
             raise
         except Exception as exc:  # noqa: BLE001 - every failure becomes a message
-            message = _user_message(exc)
+            try:
+                message = _user_message(exc)
+            except Exception:  # noqa: BLE001 - never let the message fail the request again
+                message = None
             if message is None:
                 LOG.exception("%s failed", name)
                 message = (f"something went wrong in the app ({type(exc).__name__}); the "
@@ -992,7 +982,9 @@ def handler(app: HifisynthApp, method: Callable[..., Any], name: str) -> Callabl
             else:
                 LOG.info("%s: %s", name, message)
             message = _public(app, message)
-            raise gr.Error(message[:1].upper() + message[1:], print_exception=False) from None
+            # duration=None: the message stays until closed (the output only says "Error")
+            raise gr.Error(message[:1].upper() + message[1:], duration=None,
+                           print_exception=False) from None
         LOG.info("%s done in %.3f s (%.3f s in the Synthesizer)", name,
                  time.perf_counter() - started, app.synth_seconds())
         return out

@@ -1,12 +1,11 @@
 #!/usr/bin/env bash
-# Set up a virtual environment with the project and its test extra, then run every test
-# (the slow end-to-end ones included). Exits non-zero when any test fails.
+# Set up a virtual environment with the project and its test extra (exact versions from
+# requirements.lock), check that every module imports, then run every test (the slow
+# end-to-end ones included). Exits non-zero when the check or any test fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-venv="${HIFISYNTH_VENV:-.venv}"
-[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/python" -m pip install -q --upgrade pip
-"$venv/bin/python" -m pip install -q -e ".[test]"
+source scripts/venv.sh
+install_project test
 # The browser test drives Debian's Chromium through Playwright (never `playwright install`).
 if ! command -v chromium >/dev/null 2>&1; then
     if [ "$(id -u)" = 0 ]; then
@@ -16,4 +15,5 @@ if ! command -v chromium >/dev/null 2>&1; then
         exit 1
     fi
 fi
+"$venv/bin/python" scripts/check_install.py
 exec "$venv/bin/python" -m pytest -q "$@"

@@ -32,15 +32,14 @@ import numpy as np
 
 from vocoder.atomic import atomic_path
 from vocoder.audio import resample
+from vocoder.errors import HifisynthError, InputError
 
 _ID_MAX = 200
 _BAD_ID = re.compile(r"[/\\\x00-\x1f\x7f]")
 
 
-class ManifestError(ValueError):
+class ManifestError(InputError):
     """A manifest that cannot be read at all (missing, not text); bad lines are items that fail."""
-
-    exit_code = 2
 
 
 @dataclass(frozen=True)
@@ -487,7 +486,7 @@ def _is_bug(exc: BaseException) -> bool:
     """True for exceptions that are programming errors rather than bad input or data."""
     if isinstance(exc, (ValueError, OSError, RuntimeError)):
         return False
-    return not isinstance(getattr(exc, "exit_code", None), int)
+    return not isinstance(exc, HifisynthError)
 
 
 def default_summary_path(output_dir: str | os.PathLike, shard: tuple[int, int]) -> Path:

@@ -10,11 +10,11 @@ A command module ``synth/commands/<name>.py`` defines::
 and is listed in :data:`COMMANDS`. Command modules import heavy things (torch, models) inside
 their handlers, so ``synth --help`` stays fast.
 
-Errors: a handler raises :class:`CommandError` (or a library error such as
-``synth.models.ModelError``, ``vocoder.config.ConfigError``, ``vocoder.audio.AudioError``, or any
-exception carrying an integer ``exit_code``); :func:`main` prints it as one line on stderr and
-returns its exit code: 2 for bad input (the default), 1 for failures the input did not cause
-(a download that failed). Usage errors print one line and exit with 2 as well.
+Errors: a handler raises :class:`CommandError` or lets a library error through; every error
+a user can act on derives from :class:`vocoder.errors.HifisynthError`, and :func:`main` prints
+it as one line on stderr and returns its ``exit_code``: 2 for bad input (the default), 1 for
+failures the input did not cause (a download that failed, a broken installation). Usage
+errors print one line and exit with 2 as well.
 """
 
 from __future__ import annotations
@@ -24,12 +24,14 @@ import importlib
 import sys
 from typing import Sequence
 
+from vocoder.errors import HifisynthError, one_line
+
 #: Sub-command modules under ``synth.commands``, in the order ``--help`` lists them.
 COMMANDS: tuple[str, ...] = ("tts", "convert", "resynth", "vocode", "voice", "batch", "features",
                              "prematch", "models")
 
 
-class CommandError(Exception):
+class CommandError(HifisynthError):
     """A problem with the command's input; printed as one line, exit code ``exit_code``."""
 
     def __init__(self, message: str, exit_code: int = 2) -> None:
@@ -47,6 +49,7 @@ class ArgumentParser(argparse.ArgumentParser):
 def build_parser() -> ArgumentParser:
     """The ``synth`` parser with every registered sub-command."""
     from synth import __version__
+    from vocoder.dependencies import version_line
 
     parser = ArgumentParser(
         prog="synth",
@@ -55,7 +58,7 @@ def build_parser() -> ArgumentParser:
         epilog="Run 'synth COMMAND --help' for a command's options. Environment: "
                "HIFISYNTH_HOME (model cache, default ~/.cache/hifisynth), HIFISYNTH_OFFLINE=1 "
                "(never use the network).")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action="version", version=version_line("synth", __version__))
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands",
                                        parser_class=ArgumentParser)
     subparsers.required = True
@@ -82,31 +85,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = _user_error_code(exc)
         if code is None:
             raise
-        message = " ".join(str(exc).split()) or type(exc).__name__
-        print(f"synth: error: {message}", file=sys.stderr)
+        print(f"synth: error: {one_line(exc)}", file=sys.stderr)
         return code
 
 
 def _user_error_code(exc: BaseException) -> int | None:
     """The exit code for an error the user can act on, or ``None`` for a bug."""
-    code = getattr(exc, "exit_code", None)
-    if isinstance(code, int) and not isinstance(code, bool):
-        return code
-    from vocoder.audio import AudioError
-    from vocoder.checkpoint import CheckpointError
-    from vocoder.config import ConfigError
-
-    from synth.text import TextError
-
-    user_errors: tuple[type[BaseException], ...] = (ConfigError, AudioError, CheckpointError,
-                                                    TextError)
-    try:
-        from synth.features import FeatureError
-        from synth.knnvc import MatchingSetError
-
-        user_errors += (FeatureError, MatchingSetError)
-    except ImportError:
-        pass
-    if isinstance(exc, user_errors):
-        return 2
+    if isinstance(exc, HifisynthError):
+        return exc.exit_code
     return None

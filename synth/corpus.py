@@ -31,12 +31,11 @@ from pathlib import Path
 from typing import Sequence
 
 from vocoder.audio import AUDIO_EXTENSIONS, list_audio
+from vocoder.errors import InputError
 
 
-class CorpusError(ValueError):
+class CorpusError(InputError):
     """A corpus that cannot be used as given (bad list, duplicate ids...): exit code 2."""
-
-    exit_code = 2
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ import torch
 from torch import Tensor
 
 from vocoder.audio import AudioError, atomic_path
+from vocoder.errors import InputError
 
 from .audio import load_mono
 from .corpus import Utterance
@@ -47,10 +48,8 @@ SAVE_DTYPES = {"float16": np.float16, "float32": np.float32}
 Log = Callable[[str], None]
 
 
-class FeatureFileError(ValueError):
+class FeatureFileError(InputError):
     """A feature file or output directory that cannot be used; the message names it."""
-
-    exit_code = 2
 
 
 def report(message: str) -> None:

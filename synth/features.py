@@ -46,19 +46,24 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
-import torchaudio
 from torch import Tensor, nn
-from torchaudio.models import Wav2Vec2Model, wav2vec2_model, wavlm_model
-from torchaudio.models.wav2vec2.wavlm_attention import WavLMSelfAttention
 
-from .audio import load_mono, resample_tensor
+from vocoder.dependencies import require
+from vocoder.errors import InputError
+
+# torchaudio must match torch binary for binary; a mismatch is one line naming both versions.
+torchaudio = require("torchaudio", "SSL feature extraction (voice conversion)")
+from torchaudio.models import Wav2Vec2Model, wav2vec2_model, wavlm_model  # noqa: E402
+from torchaudio.models.wav2vec2.wavlm_attention import WavLMSelfAttention  # noqa: E402
+
+from .audio import load_mono, resample_tensor  # noqa: E402
 
 SAMPLE_RATE = 16000
 KNNVC_LAYER = 6
 TORCHAUDIO_MODEL_URL = "https://download.pytorch.org/torchaudio/models/"
 
 
-class FeatureError(ValueError):
+class FeatureError(InputError):
     """A model, weights file or input that the feature extractor cannot use."""
 
 
@@ -333,6 +338,26 @@ class SSLFeatureExtractor(nn.Module):
         std = torch.sqrt(var + block.layer_norm.eps)
         return mean.to(wav.dtype), std.to(wav.dtype)
 
+    def _positional(self, x: Tensor) -> Tensor:
+        """The convolutional positional embedding of ``(batch, frames, dim)``.
+
+        On the CPU in bfloat16/float16 it is computed in float32: oneDNN's low-precision
+        grouped convolution returns wrong values on CPUs with AMX when a group has few
+        channels (torch 2.11: relative error 0.5-1.1 with 8 or 12 channels per group; the
+        published models' 48-64 are right). It is one small layer, so float32 costs little.
+        """
+        pos = self.model.encoder.transformer.pos_conv_embed
+        if x.device.type != "cpu" or x.dtype == torch.float32:
+            return pos(x)
+        conv = pos.conv
+        y = nn.functional.conv1d(x.transpose(1, 2).float(), conv.weight.float(),
+                                 None if conv.bias is None else conv.bias.float(),
+                                 stride=conv.stride, padding=conv.padding, dilation=conv.dilation,
+                                 groups=conv.groups)
+        if pos.num_remove > 0:
+            y = y[..., :-pos.num_remove]
+        return nn.functional.gelu(y).transpose(1, 2).to(x.dtype)
+
     def _forward(self, wav: Tensor, lengths: Tensor, layer: int,
                  group_stats: tuple[Tensor, Tensor] | None) -> Tensor:
         """``(batch, samples)`` padded audio -> ``(batch, frames, dim)`` output of ``layer``.
@@ -360,7 +385,7 @@ class SSLFeatureExtractor(nn.Module):
         if has_padding:
             x = x.masked_fill(padded[..., None], 0.0)
         transformer = encoder.transformer
-        x = x + transformer.pos_conv_embed(x)
+        x = x + self._positional(x)
         if transformer.layer_norm_first:  # post-LN models (Base) normalise before the layers
             x = transformer.layer_norm(x)
         position_bias = None

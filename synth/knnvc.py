@@ -28,11 +28,11 @@ from typing import Sequence, Union
 
 import numpy as np
 import torch
-import torchaudio
 from torch import Tensor
 
 from vocoder.audio import atomic_path
 from vocoder.generator import HiFiGANGenerator
+from vocoder.errors import InputError
 
 from .audio import load_mono, normalize_loudness, resample_tensor
 from .features import KNNVC_LAYER, SSLFeatureExtractor
@@ -43,7 +43,7 @@ MATCHING_SET_VERSION = 1
 AudioSource = Union[str, os.PathLike, Tensor, np.ndarray, tuple[Union[Tensor, np.ndarray], int]]
 
 
-class MatchingSetError(ValueError):
+class MatchingSetError(InputError):
     """A matching set that cannot be read or does not fit the model; the message says why."""
 
 
@@ -167,7 +167,9 @@ def trim_silence(wav: Tensor, sample_rate: int, method: str = "energy", *,
     if method == "none":
         return wav
     if method == "sox":
-        vad = torchaudio.functional.vad
+        from vocoder.dependencies import require
+
+        vad = require("torchaudio.functional", "SoX-style silence trimming").vad
         front = vad(wav, sample_rate, trigger_level=trigger_level)
         if front.numel() == 0:
             return front

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence, TextIO
 
 from synth import __version__
+from vocoder.errors import HifisynthError
 
 KINDS = ("mel_vocoder", "feature_vocoder", "feature_extractor")
 VOCODER_KINDS = ("mel_vocoder", "feature_vocoder")
@@ -56,7 +57,7 @@ _TRUE = ("1", "true", "yes", "on")
 ProgressCallback = Callable[[int, "int | None"], None]
 
 
-class ModelError(Exception):
+class ModelError(HifisynthError):
     """A model that cannot be used; the message says which and what to do. ``exit_code`` is
     what the ``synth`` command exits with."""
 

@@ -45,6 +45,7 @@ from torch import Tensor
 
 from vocoder.audio import AUDIO_EXTENSIONS, AudioError, list_audio, load_audio, resample, save_wav
 from vocoder.config import AudioConfig, HiFiGANConfig
+from vocoder.errors import InputError
 from vocoder.griffinlim import GriffinLimVocoder
 from vocoder.frames import load_npy
 from vocoder.inference import Vocoder, pick_device, pick_dtype
@@ -64,10 +65,8 @@ AudioInput = Union[str, os.PathLike, np.ndarray, Tensor, tuple]
 Voice = Union[str, os.PathLike, "MatchingSet", Sequence[AudioInput], np.ndarray, Tensor]
 
 
-class PipelineError(ValueError):
+class PipelineError(InputError):
     """Input or settings the pipeline cannot use; the message says what and how to fix it."""
-
-    exit_code = 2
 
 
 @dataclass(frozen=True)
@@ -260,11 +259,8 @@ class Synthesizer:
         return self._once("knnvc", self._load_knnvc)
 
     def _load_knnvc(self) -> "KnnVC":
-        try:
-            from .features import KNNVC_LAYER, SSLFeatureExtractor, load_extractor
-            from .knnvc import KnnVC, KnnVCConfig
-        except ImportError as exc:  # pragma: no cover - synth.knnvc ships with hifisynth
-            raise PipelineError(f"voice conversion is not available: {exc}") from None
+        from .features import KNNVC_LAYER, SSLFeatureExtractor, load_extractor
+        from .knnvc import KnnVC, KnnVCConfig
         from vocoder.checkpoint import load_generator
 
         layer = self.layer

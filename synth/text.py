@@ -23,12 +23,14 @@ from typing import Iterator
 
 import numpy as np
 
+from vocoder.errors import HifisynthError, InputError
 
-class TextError(ValueError):
+
+class TextError(InputError):
     """Text that cannot be spoken (empty after normalisation, ...)."""
 
 
-class EspeakError(RuntimeError):
+class EspeakError(HifisynthError, RuntimeError):
     """The espeak-ng library is missing or failed; the message says what to do."""
 
     exit_code = 1

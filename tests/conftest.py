@@ -48,11 +48,16 @@ def write_wav(path: Path, wav: np.ndarray, sr: int, subtype: str = "PCM_16") -> 
     return path
 
 
-def run_cli(module: str, *args: str, cwd: Path | None = None, timeout: float = 300
-            ) -> subprocess.CompletedProcess:
-    """Run ``python -m <module> args...`` as a user would, capturing output."""
+def run_cli(module: str, *args: str, cwd: Path | None = None, timeout: float = 300,
+            path_first: Path | None = None) -> subprocess.CompletedProcess:
+    """Run ``python -m <module> args...`` as a user would, capturing output.
+
+    ``path_first`` goes before everything on ``PYTHONPATH`` (e.g. :func:`broken_torchaudio`).
+    """
     env = dict(os.environ)
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    if path_first is not None:
+        env["PYTHONPATH"] = str(path_first) + os.pathsep + env["PYTHONPATH"]
     return subprocess.run([sys.executable, "-m", module, *map(str, args)], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=timeout)
 
@@ -63,3 +68,31 @@ def ljspeech_dir() -> Path:
     if not LJSPEECH.is_dir() or not any(LJSPEECH.glob("*.wav")):
         pytest.skip(f"real speech clips not found at {LJSPEECH} (set HIFISYNTH_LJSPEECH)")
     return LJSPEECH
+
+
+BROKEN_SYMBOL = "torch_exception_get_what_without_backtrace"
+
+
+def make_broken_torchaudio(root: Path) -> Path:
+    """A folder that, first on ``PYTHONPATH``, makes ``import torchaudio`` fail the way a
+    torchaudio built for another torch does (the registry's torchaudio 2.11.1 with torch
+    2.11.0): an ``OSError`` for ``libtorchaudio.so`` caused by an undefined symbol, with the
+    metadata of torchaudio 2.11.1. Returns the folder."""
+    package = root / "torchaudio"
+    package.mkdir(parents=True, exist_ok=True)
+    lib = "/venv/lib/python3.11/site-packages/torchaudio/lib/libtorchaudio.so"
+    (package / "__init__.py").write_text(
+        "try:\n"
+        f"    raise OSError('{lib}: undefined symbol: {BROKEN_SYMBOL}')\n"
+        "except OSError as exc:\n"
+        f"    raise OSError('Could not load this library: {lib}') from exc\n")
+    info = root / "torchaudio-2.11.1.dist-info"
+    info.mkdir(exist_ok=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: torchaudio\nVersion: 2.11.1\n")
+    return root
+
+
+@pytest.fixture(scope="session")
+def broken_torchaudio(tmp_path_factory) -> Path:
+    """See :func:`make_broken_torchaudio`."""
+    return make_broken_torchaudio(tmp_path_factory.mktemp("broken-torchaudio"))

@@ -13,11 +13,12 @@ import numpy as np
 import soundfile as sf
 
 from .atomic import atomic_path
+from .errors import InputError
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".opus", ".aiff", ".aif")
 
 
-class AudioError(ValueError):
+class AudioError(InputError):
     """An audio file that cannot be read or used; the message names the file."""
 
 

@@ -29,6 +29,7 @@ import torch
 from torch import Tensor
 
 from .atomic import atomic_path
+from .errors import InputError
 from .config import ConfigError, HiFiGANConfig, PRESETS, preset
 from .generator import HiFiGANGenerator
 
@@ -36,7 +37,7 @@ _LEGACY = {"weight_g": "parametrizations.weight.original0",
            "weight_v": "parametrizations.weight.original1"}
 
 
-class CheckpointError(ValueError):
+class CheckpointError(InputError):
     """A checkpoint that cannot be loaded; the message names the file and the reason."""
 
 

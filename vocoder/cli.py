@@ -19,11 +19,12 @@ from .atomic import atomic_path
 from .audio import AudioError, list_audio, load_audio, save_wav
 from .checkpoint import CheckpointError
 from .config import ConfigError, HiFiGANConfig
+from .errors import HifisynthError
 
 EXIT_USAGE = 2
 
 
-class UsageError(Exception):
+class UsageError(HifisynthError):
     """Bad input from the user: printed as one line, exit status 2."""
 
 
@@ -208,11 +209,19 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_mel, _add_infer, _add_train, _add_eval]
 
 
+def _version() -> str:
+    from . import __version__
+    from .dependencies import version_line
+
+    return version_line("vocoder", __version__)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vocoder",
         description="HiFi-GAN vocoder: mel spectrograms, inference, training and evaluation, "
                     "compatible with the published checkpoints and configs.")
+    parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in SUBCOMMANDS:
         add(sub)

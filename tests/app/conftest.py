@@ -41,8 +41,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_app(models: AppModels, root: Path, *extra: str, timeout: float = 180) -> AppServer:
-    """Start ``app.py`` with the tiny models and wait until it answers HTTP."""
+def start_app(models: AppModels, root: Path, *extra: str, timeout: float = 180,
+              path_first: Path | None = None) -> AppServer:
+    """Start ``app.py`` with the tiny models and wait until it answers HTTP; ``path_first``
+    goes first on ``PYTHONPATH`` (e.g. ``tests.conftest.make_broken_torchaudio``)."""
     port = free_port()
     voices = root / "voices"
     temp = root / "apptmp"
@@ -50,6 +52,8 @@ def start_app(models: AppModels, root: Path, *extra: str, timeout: float = 180) 
     env = dict(os.environ, PYTHONPATH=str(REPO), HIFISYNTH_HOME=str(models.home),
                HIFISYNTH_REGISTRY=str(models.registry), GRADIO_ANALYTICS_ENABLED="False")
     env.pop("HIFISYNTH_OFFLINE", None)
+    if path_first is not None:
+        env["PYTHONPATH"] = str(path_first) + os.pathsep + env["PYTHONPATH"]
     args = [sys.executable, str(REPO / "app.py"), "--host", "127.0.0.1", "--port", str(port),
             "--device", "cpu", "--vocoder", str(models.vocoder),
             "--vc-vocoder", "tiny-knnvc", "--extractor", "tiny-wavlm",

@@ -1,0 +1,15 @@
+# Sourced by app.sh and test.sh: the virtual environment ($HIFISYNTH_VENV, default .venv) and
+# `install_project EXTRA`, which installs hifisynth with that extra from requirements.lock
+# (the exact versions the tests passed with). HIFISYNTH_NO_LOCK=1 installs from the ranges in
+# pyproject.toml instead (torch and torchaudio stay pinned there).
+venv="${HIFISYNTH_VENV:-.venv}"
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+
+install_project() {
+    local constraints=(-c requirements.lock)
+    if [ "${HIFISYNTH_NO_LOCK:-0}" = 1 ]; then
+        constraints=()
+    fi
+    "$venv/bin/python" -m pip install -q --upgrade pip
+    "$venv/bin/python" -m pip install -q "${constraints[@]}" -e ".[$1]"
+}
