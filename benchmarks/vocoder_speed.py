@@ -147,10 +147,10 @@ def main() -> None:
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    if args.no_allocator_tuning:
-        import vocoder.inference
+    if not args.no_allocator_tuning and args.device == "cpu":
+        from vocoder.inference import tune_cpu_allocator
 
-        vocoder.inference.tune_cpu_allocator = lambda: False
+        tune_cpu_allocator()  # what the commands and the app do on CPU
     device = torch.device(args.device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     print(f"device {device} ({name}), torch {torch.__version__}, threads "

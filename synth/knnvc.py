@@ -31,7 +31,8 @@ import torch
 from torch import Tensor
 
 from vocoder.audio import atomic_path
-from vocoder.generator import HiFiGANGenerator
+from vocoder.chunking import vocode_batched
+from vocoder.generator import HiFiGANGenerator, receptive_field_frames
 from vocoder.errors import InputError
 
 from .audio import load_mono, normalize_loudness, resample_tensor
@@ -334,9 +335,9 @@ class KnnVCConfig:
             published kNN-VC) or ``"none"``; see :func:`trim_silence`.
         top_db: energy VAD threshold below the loudest frame (dB).
         target_loudness: output loudness in LUFS (ITU-R BS.1770); ``None`` = no normalisation.
-        vocoder_chunk_frames: frames vocoded per pass (memory stays bounded for long queries).
-        vocoder_context_frames: extra frames on each side of a pass, dropped from the output;
-            more than the generator's receptive field makes chunking exact.
+        vocoder_chunk_frames: frames vocoded per pass (memory stays bounded for long queries;
+            each pass has the generator's receptive field as context, so the output is the
+            same as one pass over everything).
         knn_memory_mb: distance-matrix budget of :func:`knn_regress`.
     """
 
@@ -346,7 +347,6 @@ class KnnVCConfig:
     top_db: float = 40.0
     target_loudness: float | None = -16.0
     vocoder_chunk_frames: int = 1500
-    vocoder_context_frames: int = 32
     knn_memory_mb: float = 256.0
 
 
@@ -396,22 +396,18 @@ class KnnVC:
     def vocode(self, features: Tensor) -> Tensor:
         """Features ``(frames, dim)`` -> waveform ``(frames * upsample_factor,)`` float32, CPU.
 
-        Long inputs are vocoded in overlapping chunks (see :class:`KnnVCConfig`).
+        Long inputs are vocoded in chunks with the generator's receptive field as context
+        (:func:`vocoder.chunking.vocode_batched`), the same samples as one pass.
         """
         param = next(self.vocoder.parameters())
-        hop = self.vocoder.config.upsample_factor
-        chunk = max(1, self.config.vocoder_chunk_frames)
-        context = max(0, self.config.vocoder_context_frames)
-        n = features.shape[0]
-        pieces = []
         with torch.no_grad():
-            for a in range(0, n, chunk):
-                b = min(a + chunk, n)
-                wa, wb = max(0, a - context), min(n, b + context)
-                x = features[wa:wb].to(device=param.device, dtype=param.dtype).T[None]
-                y = self.vocoder(x)[0, 0]
-                pieces.append(y[(a - wa) * hop:(b - wa) * hop].float().cpu())
-        return torch.cat(pieces)
+            (wav,) = vocode_batched(lambda x: self.vocoder(x).squeeze(1), [features.T],
+                                    hop=self.vocoder.config.upsample_factor,
+                                    context=receptive_field_frames(self.vocoder.config) + 1,
+                                    pad_value=None,
+                                    chunk_frames=max(1, self.config.vocoder_chunk_frames),
+                                    device=param.device, dtype=param.dtype)
+        return wav.float().cpu()
 
     def convert_features(self, query: Tensor, matching_set: Tensor | MatchingSet,
                          k: int | None = None) -> np.ndarray:

@@ -48,11 +48,10 @@ from vocoder.config import AudioConfig, HiFiGANConfig
 from vocoder.errors import InputError
 from vocoder.griffinlim import GriffinLimVocoder
 from vocoder.frames import load_npy
-from vocoder.inference import Vocoder, pick_device, pick_dtype
+from vocoder.inference import Vocoder, pick_device, pick_dtype, vocode
 
 from .defaults import (DEFAULT_EXTRACTOR, DEFAULT_MEL_VOCODER, DEFAULT_VC_VOCODER, GRIFFINLIM,
                        NO_VOCODER)
-from .framebatch import LOG_FLOOR, vocode_batched
 from .models import ModelCache, ModelUnavailableError
 
 if TYPE_CHECKING:  # only for annotations: synth.knnvc loads torchaudio's wav2vec2 models
@@ -91,12 +90,7 @@ class SynthResult:
 
 def audio_config_of(vocoder: MelVocoder) -> AudioConfig:
     """The mel settings a mel vocoder takes."""
-    return vocoder.audio if isinstance(vocoder, GriffinLimVocoder) else vocoder.config.audio
-
-
-def context_frames_of(vocoder: MelVocoder) -> int:
-    """Frames of padding each side that make padded batches equal one-by-one vocoding."""
-    return int(vocoder.context_frames)
+    return vocoder.audio
 
 
 class Synthesizer:
@@ -395,16 +389,14 @@ class Synthesizer:
                       max_batch_size: int | None = None,
                       max_batch_frames: int | None = None) -> list[np.ndarray]:
         """Mels ``(num_mels, T_i)`` -> waveforms ``(T_i * hop,)``, in length-grouped padded
-        batches whose output equals one-by-one vocoding (see :mod:`synth.framebatch`).
+        batches whose output equals one-by-one vocoding (see :mod:`vocoder.chunking`).
         The limits default to the synthesizer's."""
         voc = self.mel_vocoder
         frames = [voc.check_frames(m, f"mel {i}")[0] for i, m in enumerate(mels)]
-        return vocode_batched(voc, frames, hop=voc.upsample_factor,
-                              context=context_frames_of(voc), pad_value=LOG_FLOOR,
-                              chunk_frames=self.chunk_frames,
-                              max_batch_frames=max_batch_frames or self.max_batch_frames,
-                              max_batch_size=max_batch_size or self.max_batch_size,
-                              device=self.device)
+        wavs = vocode(voc, frames, exact=False, chunk_frames=self.chunk_frames,
+                      max_batch_frames=max_batch_frames or self.max_batch_frames,
+                      max_batch_size=max_batch_size or self.max_batch_size)
+        return [w.cpu().numpy() for w in wavs]
 
     def base_speech(self, text: str) -> tuple[np.ndarray, int]:
         """The espeak-ng base voice: normalised, split into sentences joined with pauses.
@@ -642,4 +634,4 @@ def _voice_key(voice: Any) -> tuple | None:
 
 __all__ = ["AudioInput", "DEFAULT_EXTRACTOR", "DEFAULT_MEL_VOCODER", "DEFAULT_VC_VOCODER",
            "GRIFFINLIM", "MelVocoder", "NO_VOCODER", "PipelineError", "SynthResult",
-           "Synthesizer", "Voice", "audio_config_of", "context_frames_of", "load_mel_file"]
+           "Synthesizer", "Voice", "audio_config_of", "load_mel_file"]

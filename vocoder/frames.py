@@ -11,6 +11,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .errors import InputError
+
 
 def load_npy(path: str | os.PathLike) -> np.ndarray:
     """Read a ``.npy`` float array without unpickling anything.
@@ -21,25 +23,25 @@ def load_npy(path: str | os.PathLike) -> np.ndarray:
     """
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"{path}: file not found")
+        raise InputError(f"{path}: file not found")
     try:
         with open(path, "rb") as handle:
             magic = handle.read(6)
     except OSError as exc:
-        raise ValueError(f"{path}: cannot read file ({exc.strerror})") from None
+        raise InputError(f"{path}: cannot read file ({exc.strerror})") from None
     if magic != b"\x93NUMPY":
-        raise ValueError(f"{path}: not a .npy file (save the array with numpy.save)")
+        raise InputError(f"{path}: not a .npy file (save the array with numpy.save)")
     try:
         arr = np.load(path, allow_pickle=False)
     except ValueError as exc:
         if "allow_pickle" in str(exc):
-            raise ValueError(f"{path}: refused: not a plain .npy array (it holds Python "
+            raise InputError(f"{path}: refused: not a plain .npy array (it holds Python "
                              "objects, which would have to be unpickled)") from None
-        raise ValueError(f"{path}: cannot read .npy file ({str(exc).splitlines()[0]})") from None
+        raise InputError(f"{path}: cannot read .npy file ({str(exc).splitlines()[0]})") from None
     except Exception as exc:  # noqa: BLE001 - any unreadable file
-        raise ValueError(f"{path}: cannot read .npy file ({str(exc).splitlines()[0]})") from None
+        raise InputError(f"{path}: cannot read .npy file ({str(exc).splitlines()[0]})") from None
     if not isinstance(arr, np.ndarray) or not np.issubdtype(arr.dtype, np.floating):
-        raise ValueError(f"{path}: expected a float array, got dtype {getattr(arr, 'dtype', '?')}")
+        raise InputError(f"{path}: expected a float array, got dtype {getattr(arr, 'dtype', '?')}")
     return arr
 
 
@@ -56,10 +58,10 @@ def check_frames(frames: np.ndarray | Tensor, channels: int, source: str = "inpu
     if x.dim() != 2 or x.shape[0] != channels:
         hint = (" (it looks transposed: save it as (channels, frames))"
                 if x.dim() == 2 and x.shape[1] == channels else "")
-        raise ValueError(f"{source}: expected an array of shape ({channels}, frames) or "
+        raise InputError(f"{source}: expected an array of shape ({channels}, frames) or "
                          f"(1, {channels}, frames), got {tuple(x.shape)}{hint}")
     if x.shape[1] == 0:
-        raise ValueError(f"{source}: array has no frames")
+        raise InputError(f"{source}: array has no frames")
     if not torch.isfinite(x).all():
-        raise ValueError(f"{source}: array contains NaN or infinite values")
+        raise InputError(f"{source}: array contains NaN or infinite values")
     return x.float().unsqueeze(0)

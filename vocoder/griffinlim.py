@@ -26,6 +26,7 @@ import torch
 from torch import Tensor
 
 from .config import AudioConfig
+from .errors import InputError
 from .frames import check_frames
 from .inference import pick_device
 from .mel import mel_filterbank
@@ -54,9 +55,9 @@ class GriffinLimVocoder:
                  seed: int = 0, device: str | torch.device = "auto") -> None:
         audio.validate("griffinlim")
         if n_iter < 1:
-            raise ValueError(f"n_iter must be at least 1, got {n_iter}")
+            raise InputError(f"n_iter must be at least 1, got {n_iter}")
         if not 0.0 <= momentum < 1.0:
-            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+            raise InputError(f"momentum must be in [0, 1), got {momentum}")
         self.audio = audio
         self.n_iter = n_iter
         self.momentum = momentum
@@ -108,7 +109,7 @@ class GriffinLimVocoder:
     def __call__(self, frames: Tensor) -> Tensor:
         """``(batch, num_mels, T)`` log-mel -> float32 ``(batch, T * hop_size)`` on the device."""
         if frames.dim() != 3 or frames.shape[1] != self.input_channels:
-            raise ValueError(f"griffinlim expects input of shape (batch, {self.input_channels}, "
+            raise InputError(f"griffinlim expects input of shape (batch, {self.input_channels}, "
                              f"frames), got {tuple(frames.shape)}")
         batch, _, n = frames.shape
         hop = self.audio.hop_size

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import torch
 
-from synth.framebatch import group_by_length, plan_pieces, vocode_batched
 from synth.models import ModelCache, ModelRegistry, ModelUnavailableError
 from synth.pipeline import PipelineError, SynthResult, Synthesizer, load_mel_file
 from tests.conftest import speechlike, tiny_config, write_wav
@@ -156,31 +155,6 @@ def test_batched_vocoding_equals_one_at_a_time(synth) -> None:
     long_mel = base[:, :600]
     np.testing.assert_allclose(piecewise.vocode_frames([long_mel])[0],
                                whole.vocode_frames([long_mel])[0], atol=HALF_LSB, rtol=0)
-
-    # Why the floor padding after every sequence: alone and unpadded, a mel's end sees the
-    # convolutions' zero padding; in a batch it sees its neighbours' padding instead.
-    voc = synth.mel_vocoder
-    short, longer = base[:, :40], base[:, 100:400]
-    naive_alone = voc(short[None])[0].numpy()
-    naive_batched = vocode_batched(voc, [short, longer], hop=HOP, context=0)[0]
-    assert np.abs(naive_batched - naive_alone).max() > 100 * HALF_LSB
-    edge = voc.context_frames * HOP  # ...at its end only: the start never sees the padding
-    assert np.abs(naive_batched - naive_alone)[:-edge].max() < HALF_LSB
-    padded = vocode_batched(voc, [short, longer], hop=HOP, context=voc.context_frames)[0]
-    padded_alone = vocode_batched(voc, [short], hop=HOP, context=voc.context_frames)[0]
-    assert np.abs(padded - padded_alone).max() < HALF_LSB
-
-
-def test_plan_and_group() -> None:
-    pieces = plan_pieces([5, 25], chunk_frames=10, context=3)
-    assert [(p.index, p.start, p.stop, p.keep_from, p.keep) for p in pieces] == [
-        (0, 0, 5, 0, 5), (1, 0, 13, 0, 10), (1, 7, 23, 3, 10), (1, 17, 25, 3, 5)]
-    groups = group_by_length([100, 5, 50, 6, 51, 7], max_batch_frames=160, max_batch_size=10, pad=2)
-    assert groups == [[1, 3, 5], [2, 4], [0]]  # similar lengths together, within budget
-    assert group_by_length([5] * 5, 10_000, max_batch_size=2) == [[0, 1], [2, 3], [4]]
-    assert group_by_length([500], 100, 4) == [[0]]  # too long for the budget: alone
-    with pytest.raises(ValueError, match="all sequences must be"):
-        vocode_batched(lambda x: x, [torch.zeros(3, 4), torch.zeros(2, 4)], hop=1, context=0)
 
 
 # ----------------------------------------------------------------------------- speak

@@ -1,27 +1,28 @@
-"""Vocoding many frame sequences of different lengths in padded batches, with the same output as
-one at a time.
+"""Vocoding frame sequences of any lengths in chunks and padded batches, with the output of one
+whole sequence at a time: the one chunked-vocoding function every caller uses
+(:class:`vocoder.inference.Vocoder` for long inputs, kNN-VC, batch synthesis).
 
 A HiFi-GAN generator is a stack of convolutions, so output sample ``n`` depends only on input
 frames within its *receptive field*: ``R`` frames either side of frame ``n // hop``
 (:func:`vocoder.generator.receptive_field_frames` gives a safe bound: 12 for V3, 15 for V1 and
-V2, 13 for the kNN-VC vocoder; perturbing one input frame of those generators changes output
-samples up to 11, 13, 13 and 11 frames away). :class:`vocoder.inference.Vocoder` keeps one
-frame more as its ``context_frames``. Two things can make a padded batch
-differ from one-by-one vocoding, and both are kept more than ``R`` frames away from any kept
-output sample:
+V2, 13 for the kNN-VC vocoder). A vocoder's ``context_frames`` is at least that.
 
-- *Right edge.* A sequence shorter than its batch neighbours would see their padding where,
-  alone, it would see the convolutions' zero padding. So every sequence, alone or batched, is
-  followed by at least ``R`` frames of the log-mel floor (``log(1e-5)``, the frontend's value
-  for silence) and its output is cut back to ``frames * hop`` samples. Alone and in any batch,
-  the kept samples then see exactly the same inputs. (The floor is also the right thing to
-  pad with: a zero in log-mel is a loud frame, not silence.)
-- *Left edge.* Sequences start at frame 0 of the batch, so they see the same zero padding
-  alone and batched.
+Long sequences are cut into chunks of ``chunk_frames`` with ``context`` real frames on each
+side (dropped from the output); the joined chunks equal the whole sequence vocoded at once,
+which bounds memory for any length.
 
-Long sequences are cut into chunks of ``chunk_frames`` with ``R`` real frames of context on
-each side (dropped from the output), which bounds memory and lets the chunks share batches;
-the joined chunks equal the whole sequence vocoded at once for the same reason.
+Sequences of different lengths can share a batch only if what follows the shorter ones is
+the same alone and batched. Two modes:
+
+- ``pad_value=None`` (exact): nothing is padded. Only pieces of equal length share a batch
+  (the chunks of one long sequence, or equal-length inputs), so every output equals the
+  generator run on the whole, unpadded sequence: the published inference.
+- ``pad_value=<float>`` (batched): every sequence, alone or batched, is followed by at least
+  ``context`` frames of ``pad_value`` and its output is cut back to ``frames * hop`` samples,
+  so any batch gives the same samples as vocoding it alone with that padding. For log-mels the
+  pad is :data:`LOG_FLOOR` (``log(1e-5)``, the frontend's value for silence; a zero in
+  log-mel is a loud frame). The last ``context`` frames then differ from the unpadded output
+  by the (small) effect of silence instead of zeros after the end.
 
 What is left is floating-point: a batched convolution may sum in another order; the tests
 bound the difference (float32, CPU) well below half a 16-bit step.
@@ -33,9 +34,10 @@ import math
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-import numpy as np
 import torch
 from torch import Tensor
+
+from .errors import InputError
 
 
 LOG_FLOOR = math.log(1e-5)
@@ -60,7 +62,7 @@ class _Piece:
 def plan_pieces(lengths: Sequence[int], chunk_frames: int, context: int) -> list[_Piece]:
     """Cut sequences longer than ``chunk_frames`` into chunks with ``context`` frames each side."""
     if chunk_frames < 1:
-        raise ValueError(f"chunk_frames must be at least 1, got {chunk_frames}")
+        raise InputError(f"chunk_frames must be at least 1, got {chunk_frames}")
     pieces = []
     for index, n in enumerate(lengths):
         if n <= chunk_frames:
@@ -82,7 +84,7 @@ def group_by_length(lengths: Sequence[int], max_batch_frames: int, max_batch_siz
     longer than the budget still gets a batch of its own).
     """
     if max_batch_size < 1:
-        raise ValueError(f"max_batch_size must be at least 1, got {max_batch_size}")
+        raise InputError(f"max_batch_size must be at least 1, got {max_batch_size}")
     order = sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
     groups: list[list[int]] = []
     current: list[int] = []
@@ -99,19 +101,21 @@ def group_by_length(lengths: Sequence[int], max_batch_frames: int, max_batch_siz
 
 
 def vocode_batched(run: Callable[[Tensor], Tensor], frames: Sequence[Tensor], *,
-                   hop: int, context: int, pad_value: float = LOG_FLOOR,
+                   hop: int, context: int, pad_value: float | None = LOG_FLOOR,
                    chunk_frames: int = 2000, max_batch_frames: int = 4000,
                    max_batch_size: int = 64, device: torch.device | str = "cpu",
-                   dtype: torch.dtype = torch.float32) -> list[np.ndarray]:
-    """Vocode sequences ``(channels, T_i)`` in padded batches; returns float32 ``(T_i * hop,)``.
+                   dtype: torch.dtype = torch.float32) -> list[Tensor]:
+    """Vocode sequences ``(channels, T_i)`` in chunks and batches; returns float32
+    ``(T_i * hop,)`` tensors on the device the vocoder returns them on.
 
     Args:
         run: the vocoder: ``(batch, channels, T) -> (batch, T * hop)``.
         frames: the sequences (any device; all with the same channel count).
         hop: output samples per frame.
         context: frames of padding/context each side (at least the receptive field for
-            results that do not depend on batching; see the module docstring).
-        pad_value: what padding frames hold (the log-mel floor for mel vocoders).
+            results that do not depend on chunking or batching; see the module docstring).
+        pad_value: what padding frames hold (the log-mel floor for mel vocoders), or
+            ``None``: no padding, only equal-length pieces share a batch (exact).
         chunk_frames: longer sequences are vocoded in chunks of this many frames.
         max_batch_frames: padded frames per vocoder call (memory bound).
         max_batch_size: sequences per vocoder call.
@@ -121,20 +125,29 @@ def vocode_batched(run: Callable[[Tensor], Tensor], frames: Sequence[Tensor], *,
         return []
     channels = {int(f.shape[0]) for f in frames}
     if len(channels) != 1 or any(f.dim() != 2 for f in frames):
-        raise ValueError("all sequences must be (channels, frames) with one channel count, got "
+        raise InputError("all sequences must be (channels, frames) with one channel count, got "
                          + ", ".join(str(tuple(f.shape)) for f in frames[:4]))
     (num_channels,) = channels
     pieces = plan_pieces([int(f.shape[1]) for f in frames], chunk_frames, context)
-    outputs: dict[tuple[int, int], np.ndarray] = {}
-    for group in group_by_length([p.length for p in pieces], max_batch_frames, max_batch_size,
-                                 pad=context):
+    lengths = [p.length for p in pieces]
+    if pad_value is None:  # exact: batch only pieces of one length, pad nothing
+        groups, pad = [], 0
+        for n in sorted(set(lengths)):
+            same = [j for j, m in enumerate(lengths) if m == n]
+            groups += [[same[i] for i in g]
+                       for g in group_by_length([n] * len(same), max_batch_frames, max_batch_size)]
+    else:
+        groups = group_by_length(lengths, max_batch_frames, max_batch_size, pad=context)
+        pad = context
+    outputs: dict[tuple[int, int], Tensor] = {}
+    for group in groups:
         members = [pieces[i] for i in group]
-        width = max(p.length for p in members) + context
-        batch = torch.full((len(members), num_channels, width), pad_value, dtype=dtype,
-                           device=device)
+        width = max(p.length for p in members) + pad
+        batch = torch.full((len(members), num_channels, width),
+                           0.0 if pad_value is None else pad_value, dtype=dtype, device=device)
         for row, p in enumerate(members):
             batch[row, :, :p.length] = frames[p.index][:, p.start:p.stop].to(device, dtype)
-        wav = run(batch).float().cpu().numpy()
+        wav = run(batch).float()
         for row, p in enumerate(members):
             a = p.keep_from * hop
             outputs[(p.index, p.order)] = wav[row, a:a + p.keep * hop]
@@ -145,5 +158,5 @@ def vocode_batched(run: Callable[[Tensor], Tensor], frames: Sequence[Tensor], *,
         while (index, order) in outputs:
             parts.append(outputs[(index, order)])
             order += 1
-        result.append(np.ascontiguousarray(np.concatenate(parts), dtype=np.float32))
+        result.append(parts[0] if len(parts) == 1 else torch.cat(parts))
     return result
