@@ -7,8 +7,10 @@ venv="${HIFISYNTH_VENV:-.venv}"
 
 install_project() {
     local constraints=(-c requirements.lock)
+    export HIFISYNTH_LOCKED=1  # tells tests/test_install.py the environment is the locked one
     if [ "${HIFISYNTH_NO_LOCK:-0}" = 1 ]; then
         constraints=()
+        HIFISYNTH_LOCKED=0
     fi
     "$venv/bin/python" -m pip install -q --upgrade pip
     "$venv/bin/python" -m pip install -q "${constraints[@]}" -e ".[$1]"
