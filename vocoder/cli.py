@@ -28,7 +28,6 @@ HINTS = {
     "train_wavs": "give --train-wavs DIR or --train-list FILE",
     "init_from": "to change settings, start a new --output-dir with --init-from CKPT",
     "input_features_dir": "feature files go in --input-features-dir DIR",
-    "batch_size": "see --batch-size",
 }
 
 
