@@ -13,7 +13,7 @@ Implementations:
     step (discriminator update, generator update), with autograd through all of it, and
     ``torch.optim.AdamW`` with default settings.
 ``ours``
-    :class:`vocoder.train.TrainStep`: one concatenated pass where that gives the same
+    :class:`vocoder.train.step.TrainStep`: one concatenated pass where that gives the same
     numbers, real audio without autograd and frozen discriminators in the generator update,
     fused AdamW (see its docstring).
 
@@ -51,7 +51,7 @@ from vocoder.discriminators import HiFiGANDiscriminator  # noqa: E402
 from vocoder.generator import HiFiGANGenerator  # noqa: E402
 from vocoder.inference import tune_cpu_allocator  # noqa: E402
 from vocoder.mel import MelSpectrogram  # noqa: E402
-from vocoder.train import TrainStep, build_optimizers  # noqa: E402
+from vocoder.train.step import TrainStep, build_optimizers  # noqa: E402
 
 DTYPES = {"32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -153,7 +153,7 @@ def build(model: str, impl: str, precision: str, device: torch.device, seed: int
     if impl == "published":
         return PublishedStep(g, d, cfg, device, precision), g, d
     if device.type == "cpu":
-        tune_cpu_allocator()  # what `vocoder train` does on CPU
+        tune_cpu_allocator()  # what the `vocoder` command does on CPU
     og, od = build_optimizers(g, d, cfg)
     return TrainStep(g, d, og, od, cfg, device, precision), g, d
 

@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.reference.published_hifigan import Generator as PublishedGenerator  # noqa: E402
 from tests.reference.published_hifigan import attr_config  # noqa: E402
-from vocoder.checkpoint import legacy_weight_norm_names  # noqa: E402
+from vocoder.weightnorm import legacy_weight_norm_names  # noqa: E402
 from vocoder.config import preset  # noqa: E402
 from vocoder.generator import HiFiGANGenerator  # noqa: E402
 

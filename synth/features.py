@@ -50,6 +50,7 @@ from torch import Tensor, nn
 
 from vocoder.dependencies import require
 from vocoder.errors import InputError
+from vocoder.weightnorm import current_weight_norm_names
 
 # torchaudio must match torch binary for binary; a mismatch is one line naming both versions.
 torchaudio = require("torchaudio", "SSL feature extraction (voice conversion)")
@@ -407,22 +408,86 @@ class SSLFeatureExtractor(nn.Module):
 
 
 # ---------------------------------------------------------------------- building and loading
+@dataclass(frozen=True)
+class Architecture:
+    """A torchaudio wav2vec 2.0 / HuBERT / WavLM bundle, built without torchaudio's private
+    bundle attributes: its public factory, its weights file and its sample rate.
+
+    Attributes:
+        factory: the ``torchaudio.models`` function that builds the pretrained model (a
+            fine-tuned bundle's encoder without the ASR head).
+        file: the weights file name under :data:`TORCHAUDIO_MODEL_URL`, or a full URL.
+        sample_rate: the rate the model was trained at (Hz).
+    """
+
+    factory: Any
+    file: str
+    sample_rate: int = SAMPLE_RATE
+
+    @property
+    def url(self) -> str:
+        return self.file if self.file.startswith("https://") else TORCHAUDIO_MODEL_URL + self.file
+
+
+def _architectures() -> dict[str, Architecture]:
+    """torchaudio 2.11's bundles (``torchaudio.pipelines.<NAME>``), checked against the
+    bundles themselves by the tests."""
+    m = torchaudio.models
+    table = {
+        "HUBERT_BASE": (m.hubert_base, "hubert_fairseq_base_ls960.pth"),
+        "HUBERT_LARGE": (m.hubert_large, "hubert_fairseq_large_ll60k.pth"),
+        "HUBERT_XLARGE": (m.hubert_xlarge, "hubert_fairseq_xlarge_ll60k.pth"),
+        "HUBERT_ASR_LARGE": (m.hubert_large, "hubert_fairseq_large_ll60k_asr_ls960.pth"),
+        "HUBERT_ASR_XLARGE": (m.hubert_xlarge, "hubert_fairseq_xlarge_ll60k_asr_ls960.pth"),
+        "WAV2VEC2_BASE": (m.wav2vec2_base, "wav2vec2_fairseq_base_ls960.pth"),
+        "WAV2VEC2_ASR_BASE_10M": (m.wav2vec2_base, "wav2vec2_fairseq_base_ls960_asr_ll10m.pth"),
+        "WAV2VEC2_ASR_BASE_100H": (m.wav2vec2_base, "wav2vec2_fairseq_base_ls960_asr_ls100.pth"),
+        "WAV2VEC2_ASR_BASE_960H": (m.wav2vec2_base, "wav2vec2_fairseq_base_ls960_asr_ls960.pth"),
+        "WAV2VEC2_LARGE": (m.wav2vec2_large, "wav2vec2_fairseq_large_ls960.pth"),
+        "WAV2VEC2_ASR_LARGE_10M": (m.wav2vec2_large, "wav2vec2_fairseq_large_ls960_asr_ll10m.pth"),
+        "WAV2VEC2_ASR_LARGE_100H": (m.wav2vec2_large, "wav2vec2_fairseq_large_ls960_asr_ls100.pth"),
+        "WAV2VEC2_ASR_LARGE_960H": (m.wav2vec2_large, "wav2vec2_fairseq_large_ls960_asr_ls960.pth"),
+        "WAV2VEC2_LARGE_LV60K": (m.wav2vec2_large_lv60k, "wav2vec2_fairseq_large_lv60k.pth"),
+        "WAV2VEC2_ASR_LARGE_LV60K_10M": (m.wav2vec2_large_lv60k,
+                                         "wav2vec2_fairseq_large_lv60k_asr_ll10m.pth"),
+        "WAV2VEC2_ASR_LARGE_LV60K_100H": (m.wav2vec2_large_lv60k,
+                                          "wav2vec2_fairseq_large_lv60k_asr_ls100.pth"),
+        "WAV2VEC2_ASR_LARGE_LV60K_960H": (m.wav2vec2_large_lv60k,
+                                          "wav2vec2_fairseq_large_lv60k_asr_ls960.pth"),
+        "WAV2VEC2_XLSR53": (m.wav2vec2_large_lv60k, "wav2vec2_fairseq_large_xlsr53.pth"),
+        "WAV2VEC2_XLSR_300M": (m.wav2vec2_xlsr_300m, "wav2vec2_xlsr_300m.pth"),
+        "WAV2VEC2_XLSR_1B": (m.wav2vec2_xlsr_1b, "wav2vec2_xlsr_1b.pth"),
+        "WAV2VEC2_XLSR_2B": (m.wav2vec2_xlsr_2b, "wav2vec2_xlsr_2b.pth"),
+        "VOXPOPULI_ASR_BASE_10K_DE": (m.wav2vec2_base, "wav2vec2_voxpopuli_base_10k_asr_de.pt"),
+        "VOXPOPULI_ASR_BASE_10K_EN": (m.wav2vec2_base, "wav2vec2_voxpopuli_base_10k_asr_en.pt"),
+        "VOXPOPULI_ASR_BASE_10K_ES": (m.wav2vec2_base, "wav2vec2_voxpopuli_base_10k_asr_es.pt"),
+        "VOXPOPULI_ASR_BASE_10K_FR": (m.wav2vec2_base, "wav2vec2_voxpopuli_base_10k_asr_fr.pt"),
+        "VOXPOPULI_ASR_BASE_10K_IT": (m.wav2vec2_base, "wav2vec2_voxpopuli_base_10k_asr_it.pt"),
+        "MMS_FA": (m.wav2vec2_large_lv60k, "https://dl.fbaipublicfiles.com/mms/torchaudio/"
+                                           "ctc_alignment_mling_uroman/model.pt"),
+        "WAVLM_BASE": (m.wavlm_base, "wavlm_base.pth"),
+        "WAVLM_BASE_PLUS": (m.wavlm_base, "wavlm_base_plus.pth"),
+        "WAVLM_LARGE": (m.wavlm_large, "wavlm_large.pth"),
+    }
+    return {name: Architecture(factory, file) for name, (factory, file) in table.items()}
+
+
 def bundle_names() -> list[str]:
     """Names of torchaudio's wav2vec 2.0 / HuBERT / WavLM bundles (``WAVLM_LARGE``...)."""
-    from torchaudio.pipelines import Wav2Vec2Bundle
-
-    return sorted(n for n in dir(torchaudio.pipelines)
-                  if isinstance(getattr(torchaudio.pipelines, n), Wav2Vec2Bundle))
+    return sorted(_architectures())
 
 
-def _bundle(name: str):
-    from torchaudio.pipelines import Wav2Vec2Bundle
+def architecture(name: str) -> Architecture:
+    """The table entry of a bundle name (case-insensitive, ``"wavlm_large"`` works too).
 
-    bundle = getattr(torchaudio.pipelines, name.upper(), None)
-    if not isinstance(bundle, Wav2Vec2Bundle):
+    Raises:
+        FeatureError: no torchaudio bundle has that name.
+    """
+    found = _architectures().get(name.upper())
+    if found is None:
         raise FeatureError(f"unknown model architecture {name!r}; use a torchaudio bundle name "
                            f"({', '.join(bundle_names())}) or a dict of factory arguments")
-    return bundle
+    return found
 
 
 def build_model(arch: str | Mapping[str, Any]) -> Wav2Vec2Model:
@@ -447,20 +512,17 @@ def build_model(arch: str | Mapping[str, Any]) -> Wav2Vec2Model:
             return factory[kind](**params)
         except TypeError as exc:
             raise FeatureError(f"bad arguments for {factory[kind].__name__}: {exc}") from None
-    bundle = _bundle(arch)
-    params = dict(bundle._params, aux_num_out=None)
-    return wavlm_model(**params) if bundle._model_type == "WavLM" else wav2vec2_model(**params)
+    return architecture(arch).factory(aux_num_out=None)
 
 
 def default_weights_path(arch: str) -> Path:
     """Where torch.hub caches a bundle's weights (``<torch hub dir>/checkpoints/<file>``)."""
-    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(_bundle(arch)._path)
+    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(architecture(arch).file)
 
 
 def weights_url(arch: str) -> str:
     """Download address of a torchaudio bundle's weights."""
-    path = _bundle(arch)._path
-    return path if path.startswith("https") else TORCHAUDIO_MODEL_URL + path
+    return architecture(arch).url
 
 
 def load_state_dict_file(path: str | os.PathLike) -> dict[str, Tensor]:
@@ -493,12 +555,7 @@ def load_weights(model: Wav2Vec2Model, state: Mapping[str, Tensor], source: str)
     own = model.state_dict()
     # torchaudio's published weights predate parametrized weight norm: the positional
     # convolution is stored as ``weight_g`` / ``weight_v``.
-    legacy = {".weight_g": ".parametrizations.weight.original0",
-              ".weight_v": ".parametrizations.weight.original1"}
-    for key in list(state):
-        for old, new in legacy.items():
-            if key.endswith(old) and key[:-len(old)] + new in own:
-                state[key[:-len(old)] + new] = state.pop(key)
+    state = current_weight_norm_names(state, expected=own.keys())
     missing = sorted(own.keys() - state.keys())
     unexpected = sorted(state.keys() - own.keys())
     wrong = [f"{k}: expected {tuple(own[k].shape)}, got {tuple(state[k].shape)}"
@@ -550,7 +607,7 @@ def load_extractor(arch: str | Mapping[str, Any], weights: str | os.PathLike | N
     if config is None:
         config = ExtractorConfig()
         if isinstance(arch, str):
-            config.sample_rate = int(_bundle(arch).sample_rate)
+            config.sample_rate = int(architecture(arch).sample_rate)
     model = build_model(arch)
     load_weights(model, load_state_dict_file(weights), str(weights))
     return SSLFeatureExtractor(model, name, config).to(device)

@@ -1,8 +1,11 @@
 """The ``vocoder`` command: ``mel`` (audio -> mel files), ``infer`` (mels or audio -> audio),
-``train`` (vocoder/train.py) and ``eval`` (vocoder/evaluate.py).
+``train`` (:mod:`vocoder.train`) and ``eval`` (:mod:`vocoder.evaluate`).
 
-Every subcommand reports bad input as one line on stderr, ``vocoder: error: ...``, and exits
-with status 2; outputs are written atomically, so an interrupted run leaves no partial file.
+Every subcommand reports an error the user can act on (any
+:class:`~vocoder.errors.HifisynthError`) as one line on stderr, ``vocoder: error: ...``, with
+a hint naming the option to change where the error is about one, and exits with the error's
+exit code (2 for bad input); outputs are written atomically, so an interrupted run leaves no
+partial file.
 """
 
 from __future__ import annotations
@@ -16,16 +19,30 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .atomic import atomic_path
-from .audio import AudioError, list_audio, load_audio, save_wav
-from .checkpoint import CheckpointError
-from .config import ConfigError, HiFiGANConfig
-from .errors import HifisynthError
+from .audio import list_audio, load_audio, save_wav
+from .config import AudioConfig
+from .errors import HifisynthError, InputError, one_line
 
-EXIT_USAGE = 2
+#: Hints for errors about a setting (their ``key``) whose option is not simply ``--<key>``.
+HINTS = {
+    "train_wavs": "give --train-wavs DIR or --train-list FILE",
+    "init_from": "to change settings, start a new --output-dir with --init-from CKPT",
+    "input_features_dir": "feature files go in --input-features-dir DIR",
+}
 
 
-class UsageError(HifisynthError):
+class UsageError(InputError):
     """Bad input from the user: printed as one line, exit status 2."""
+
+
+def error_line(exc: HifisynthError, args: argparse.Namespace | None = None) -> str:
+    """``vocoder: error: <message>`` on one line, plus a hint naming the option to change
+    when the error is about a setting (its ``key``) that this subcommand has an option for."""
+    line = f"vocoder: error: {one_line(exc)}"
+    key = getattr(exc, "key", None)
+    if key and args is not None and key in vars(args):
+        line += f" ({HINTS.get(key, 'see --' + key.replace('_', '-'))})"
+    return line
 
 
 def _input_files(directory: str, suffixes: tuple[str, ...] | None, what: str) -> list[Path]:
@@ -53,17 +70,19 @@ def _note(message: str) -> None:
     tqdm.write(message, file=sys.stderr)
 
 
-def _read_wav_for(path: Path, sample_rate: int, hop_size: int) -> np.ndarray:
-    """Mono float audio at ``sample_rate`` (resampled, with a note), at least one hop long."""
+def _read_wav_for(path: Path, audio: AudioConfig) -> np.ndarray:
+    """Mono float audio at the config's rate (resampled, with a note), long enough for the mel
+    frontend (one hop, and more than its reflect padding)."""
     wav, sr = load_audio(path)
-    if sr != sample_rate:
-        _note(f"{path.name}: resampling from {sr} Hz to the config's {sample_rate} Hz")
+    if sr != audio.sampling_rate:
+        _note(f"{path.name}: resampling from {sr} Hz to the config's {audio.sampling_rate} Hz")
         from .audio import resample
 
-        wav = resample(wav, sr, sample_rate)
-    if len(wav) < hop_size:
-        raise UsageError(f"{path}: audio of {len(wav)} samples is shorter than one hop "
-                         f"({hop_size} samples)")
+        wav = resample(wav, sr, audio.sampling_rate)
+    if len(wav) < audio.min_samples:
+        raise UsageError(f"{path}: audio of {len(wav)} samples is too short: the mel frontend "
+                         f"needs at least {audio.min_samples} (one hop of {audio.hop_size} "
+                         "samples, and more than (n_fft - hop_size) / 2)")
     return wav
 
 
@@ -83,25 +102,19 @@ def _add_mel(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=_run_mel)
 
 
-def _load_config(value: str) -> HiFiGANConfig:
-    from .checkpoint import resolve_config
-
-    cfg, _ = resolve_config("", value)
-    return cfg
-
-
 def _run_mel(args: argparse.Namespace) -> int:
     import torch
 
+    from .config import load_audio_config
     from .mel import MelSpectrogram
 
-    cfg = _load_config(args.config)
+    audio = load_audio_config(args.config)  # a mel needs no generator: only these are checked
     files = _input_files(args.input_wavs, None, "audio")
     out_dir = Path(args.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    mel_fn = MelSpectrogram(cfg.audio)
+    mel_fn = MelSpectrogram(audio)
     for path in _progress(files, "mel"):
-        wav = _read_wav_for(path, cfg.audio.sampling_rate, cfg.audio.hop_size)
+        wav = _read_wav_for(path, audio)
         with torch.inference_mode():
             mel = mel_fn(torch.from_numpy(wav)).numpy().astype(np.float32)
         with atomic_path(out_dir / f"{path.stem}.npy") as tmp:
@@ -161,7 +174,7 @@ def _run_infer(args: argparse.Namespace) -> int:
         if mel_fn is None:
             frames = voc.check_frames(load_npy(path), str(path))
         else:
-            wav = _read_wav_for(path, cfg.audio.sampling_rate, cfg.audio.hop_size)
+            wav = _read_wav_for(path, cfg.audio)
             with torch.inference_mode():
                 frames = mel_fn(torch.from_numpy(wav)).unsqueeze(0)
         wav_out = voc(frames)[0].cpu().numpy()
@@ -236,9 +249,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     tune_cpu_allocator()  # process-wide, for this command only: 1.2-1.7x on CPU (benchmarks)
     try:
         return args.run(args) or 0
-    except (UsageError, ConfigError, CheckpointError, AudioError, ValueError) as exc:
-        print(f"vocoder: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    except HifisynthError as exc:
+        print(error_line(exc, args), file=sys.stderr)
+        return exc.exit_code
     except KeyboardInterrupt:
         print("vocoder: interrupted", file=sys.stderr)
         return 130

@@ -42,6 +42,7 @@ from torch.utils.data import Dataset, Sampler
 
 from .audio import AUDIO_EXTENSIONS, AudioError, audio_info, list_audio, load_audio
 from .config import ConfigError, HiFiGANConfig
+from .errors import InputError
 
 Mode = Literal["audio", "mels", "features"]
 FEATURE_SUFFIXES = (".npy", ".pt")
@@ -145,40 +146,41 @@ class DataSpec:
         """Check that the config can be trained with these inputs and describe the examples.
 
         Raises:
-            ConfigError: the generator's upsampling does not match the mel hop, the segment
-                is not a whole number of frames, or the inputs do not suit the vocoder kind.
+            ConfigError: the config does not describe a vocoder (see
+                :meth:`HiFiGANConfig.validate`), the segment is not a whole number of frames,
+                or the inputs do not suit the vocoder kind.
         """
+        config.validate(source)
         gen, audio = config.generator, config.audio
         hop = gen.upsample_factor
         seg = config.train.segment_size
         if config.is_feature_vocoder:
             if mels_dir is not None:
                 raise ConfigError(f"{source} describes a feature-input vocoder (hubert_dim="
-                                  f"{gen.input_dim}); give --input-features-dir, not --input-mels-dir")
+                                  f"{gen.input_dim}): it trains from feature files, not mels",
+                                  key="input_features_dir")
             if features_dir is None:
                 raise ConfigError(f"{source} describes a feature-input vocoder (hubert_dim="
-                                  f"{gen.input_dim}): give --input-features-dir with <id>.npy/.pt "
-                                  "feature files of shape (frames, dim)")
+                                  f"{gen.input_dim}): training needs a directory of <id>.npy/.pt "
+                                  "feature files of shape (frames, dim)", key="input_features_dir")
             mode: Mode = "features"
             frames_dir = Path(features_dir)
         else:
             if features_dir is not None:
-                raise ConfigError(f"{source} describes a mel vocoder; --input-features-dir needs a "
-                                  "config with 'hubert_dim' and 'hifi_dim'")
-            if hop != audio.hop_size:
-                raise ConfigError(
-                    f"{source}: 'upsample_rates' {gen.upsample_rates} multiply to {hop}, but "
-                    f"'hop_size' is {audio.hop_size}; a mel vocoder must output one hop of "
-                    "samples per mel frame")
+                raise ConfigError(f"{source} describes a mel vocoder; training from feature files "
+                                  "needs a config with 'hubert_dim' and 'hifi_dim'",
+                                  key="input_features_dir")
             mode = "mels" if mels_dir is not None else "audio"
             frames_dir = Path(mels_dir) if mels_dir is not None else None
         if seg <= 0 or seg % hop:
             raise ConfigError(f"{source}: 'segment_size' {seg} must be a positive multiple of the "
-                              f"{hop} samples per input frame (prod(upsample_rates))")
+                              f"{hop} samples per input frame (prod(upsample_rates))",
+                              key="segment_size")
         if frames_dir is not None and not frames_dir.is_dir():
             raise ConfigError(f"{frames_dir}: input {mode} directory not found")
         if max_frame_mismatch < 0:
-            raise ConfigError(f"max_frame_mismatch must be >= 0, got {max_frame_mismatch}")
+            raise ConfigError(f"'max_frame_mismatch' must be >= 0, got {max_frame_mismatch}",
+                              key="max_frame_mismatch")
         return cls(mode=mode, sample_rate=audio.sampling_rate, hop=hop,
                    channels=config.input_channels, segment_frames=seg // hop,
                    frames_dir=frames_dir, max_frame_mismatch=max_frame_mismatch)
@@ -203,7 +205,7 @@ def _frames_layout(spec: DataSpec) -> str:
 
 
 def _frames_count(spec: DataSpec, path: Path, shape: Sequence[int]) -> int:
-    """Number of frames of an array of ``shape``; ValueError naming the layout if wrong."""
+    """Number of frames of an array of ``shape``; InputError naming the layout if wrong."""
     shape = tuple(int(s) for s in shape)
     core = shape[1:] if len(shape) == 3 and shape[0] == 1 else shape
     c = spec.channels
@@ -215,7 +217,7 @@ def _frames_count(spec: DataSpec, path: Path, shape: Sequence[int]) -> int:
     hint = ""
     if len(core) == 2 and (core[1] if spec.mode == "mels" else core[0]) == c:
         hint = " (it looks transposed)"
-    raise ValueError(f"{path}: {spec.mode[:-1]} array has shape {shape}, expected "
+    raise InputError(f"{path}: {spec.mode[:-1]} array has shape {shape}, expected "
                      f"{_frames_layout(spec)}{hint}")
 
 
@@ -224,12 +226,12 @@ def _read_array(path: Path, header_only: bool = False) -> np.ndarray | Tensor:
         if path.suffix == ".pt":
             obj = torch.load(path, map_location="cpu", weights_only=True, mmap=header_only)
             if not isinstance(obj, Tensor):
-                raise ValueError(f"expected a tensor, got {type(obj).__name__}")
+                raise InputError(f"expected a tensor, got {type(obj).__name__}")
             return obj
         return np.load(path, allow_pickle=False, mmap_mode="r" if header_only else None)
     except Exception as exc:
         text = str(exc).strip().splitlines()
-        raise ValueError(f"{path}: cannot read {path.suffix} file ({text[0] if text else exc})") from None
+        raise InputError(f"{path}: cannot read {path.suffix} file ({text[0] if text else exc})") from None
 
 
 def load_frames(spec: DataSpec, path: Path) -> Tensor:
@@ -242,7 +244,7 @@ def load_frames(spec: DataSpec, path: Path) -> Tensor:
     if spec.mode == "features":
         x = x.t()
     if not torch.isfinite(x).all():
-        raise ValueError(f"{path}: array contains NaN or infinite values")
+        raise InputError(f"{path}: array contains NaN or infinite values")
     return x.contiguous()
 
 
@@ -282,21 +284,21 @@ def inventory(files: Sequence[Path], spec: DataSpec, what: str = "training",
                 if fp is None:
                     names = (f"{path.stem}.npy" if spec.mode == "mels"
                              else f"{path.stem}.npy or {path.stem}.pt")
-                    raise ValueError(f"{path}: no {spec.mode[:-1]} file {names} in "
+                    raise InputError(f"{path}: no {spec.mode[:-1]} file {names} in "
                                      f"{spec.frames_dir}")
                 n = _frames_count(spec, fp, _read_array(fp, header_only=True).shape)
                 expected = samples // spec.hop
                 if abs(n - expected) > spec.max_frame_mismatch:
-                    raise ValueError(
+                    raise InputError(
                         f"{fp}: {n} frames but the audio {path.name} has {samples} samples = "
                         f"{expected} frames of {spec.hop}; more than {spec.max_frame_mismatch} "
                         "frames apart (made from other audio, or at another rate?)")
                 usable = min(n, expected)
                 if for_segments and usable < spec.segment_frames:
-                    raise ValueError(f"{path}: {usable} usable frames, shorter than one segment "
+                    raise InputError(f"{path}: {usable} usable frames, shorter than one segment "
                                      f"({spec.segment_frames} frames); skipped")
                 if usable == 0:
-                    raise ValueError(f"{path}: no usable frames")
+                    raise InputError(f"{path}: no usable frames")
                 utt.frames, utt.n_frames = fp, n
             elif samples < spec.segment_samples:
                 padded += 1
@@ -331,7 +333,7 @@ def load_example(spec: DataSpec, utt: Utterance) -> tuple[Tensor, Tensor]:
     ``n * hop`` samples; in ``audio`` mode the audio is peak-normalised and frames empty.
 
     Raises:
-        AudioError, ValueError: the file cannot be used (the message names it).
+        AudioError, InputError: the file cannot be used (the message names it).
     """
     wav, _ = load_audio(utt.audio, spec.sample_rate)
     if spec.mode == "audio":
@@ -340,11 +342,11 @@ def load_example(spec: DataSpec, utt: Utterance) -> tuple[Tensor, Tensor]:
     frames = load_frames(spec, utt.frames)
     expected = len(wav) // spec.hop
     if abs(frames.shape[1] - expected) > spec.max_frame_mismatch:
-        raise ValueError(f"{utt.frames}: {frames.shape[1]} frames but the audio has {expected}; "
+        raise InputError(f"{utt.frames}: {frames.shape[1]} frames but the audio has {expected}; "
                          f"more than {spec.max_frame_mismatch} apart")
     n = min(frames.shape[1], expected)
     if n == 0:
-        raise ValueError(f"{utt.audio}: no usable frames")
+        raise InputError(f"{utt.audio}: no usable frames")
     return frames[:, :n].contiguous(), torch.from_numpy(wav[: n * spec.hop].copy())
 
 
@@ -383,7 +385,7 @@ class SegmentDataset(Dataset):
             try:
                 frames, wav = load_example(self.spec, utt)
                 if self.spec.mode != "audio" and frames.shape[1] < self.spec.segment_frames:
-                    raise ValueError(f"{utt.audio}: {frames.shape[1]} usable frames, shorter "
+                    raise InputError(f"{utt.audio}: {frames.shape[1]} usable frames, shorter "
                                      f"than one segment ({self.spec.segment_frames})")
             except (AudioError, ValueError, OSError) as exc:
                 if utt.audio not in self._reported:
@@ -392,7 +394,7 @@ class SegmentDataset(Dataset):
                              "file instead")
                 continue
             return self._crop(frames, wav, self.seed, epoch, i)
-        raise RuntimeError(f"{MAX_SUBSTITUTES} training files in a row could not be read "
+        raise InputError(f"{MAX_SUBSTITUTES} training files in a row could not be read "
                            f"(from {self.utterances[index].audio}); check the data")
 
     def _crop(self, frames: Tensor, wav: Tensor, seed: int, epoch: int, index: int
@@ -468,7 +470,7 @@ class EpochBatchSampler(Sampler[list[tuple[int, int]]]):
             raise ConfigError(
                 f"{n_items} usable training files are fewer than one batch per process "
                 f"(batch size {batch_size} x {world_size} processes); add files or lower "
-                "--batch-size")
+                "the batch size", key="batch_size")
 
     @property
     def shard_size(self) -> int:

@@ -37,6 +37,8 @@ from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import weight_norm
 
 from .config import ConfigError, HiFiGANConfig
+from .errors import InputError
+from .weightnorm import current_weight_norm_names, legacy_weight_norm_names
 
 LRELU_SLOPE = 0.1
 PERIODS = (2, 3, 5, 7, 11)
@@ -93,7 +95,7 @@ _DIVISORS = (1, 2, 4, 8)
 
 def _check_divisor(width_divisor: int) -> int:
     if width_divisor not in _DIVISORS:
-        raise ValueError(f"width_divisor must be one of {list(_DIVISORS)}, got {width_divisor}")
+        raise InputError(f"width_divisor must be one of {list(_DIVISORS)}, got {width_divisor}")
     return width_divisor
 
 
@@ -277,7 +279,7 @@ class HiFiGANDiscriminator(nn.Module):
         unchanged and no graph is kept for it. Fake audio runs with autograd.
         """
         if real.shape != fake.shape:
-            raise ValueError(f"real and generated audio differ in shape: {tuple(real.shape)} vs "
+            raise InputError(f"real and generated audio differ in shape: {tuple(real.shape)} vs "
                              f"{tuple(fake.shape)}")
         out = DiscriminatorOutput([], [], [], [])
         if not real_grad:
@@ -300,8 +302,7 @@ class HiFiGANDiscriminator(nn.Module):
 
 # ----------------------------------------------------------------------- checkpoint names
 
-_WN_OLD = {"parametrizations.weight.original0": "weight_g",
-           "parametrizations.weight.original1": "weight_v"}
+# PyTorch 2 spectral-norm names -> the PyTorch 1.x names published do_ files use.
 _SN_OLD = {"parametrizations.weight.original": "weight_orig",
            "parametrizations.weight.0._u": "weight_u",
            "parametrizations.weight.0._v": "weight_v"}
@@ -318,15 +319,12 @@ def published_state_dict(module: nn.Module) -> dict[str, Tensor]:
     ``do_XXXXXXXX`` files use (``weight_g``/``weight_v``; ``weight_orig``/``weight_u``/
     ``weight_v``)."""
     spectral = _spectral_prefixes(module)
+    state = legacy_weight_norm_names({k: v.detach().cpu() for k, v in module.state_dict().items()})
     out: dict[str, Tensor] = {}
-    for key, value in module.state_dict().items():
-        value = value.detach().cpu()
-        for new, old in {**_WN_OLD, **_SN_OLD}.items():
-            if key.endswith("." + new):
-                stem = key[: -len(new)]
-                is_sn = stem in spectral
-                if (new in _SN_OLD) == is_sn:
-                    key = stem + old
+    for key, value in state.items():
+        for new, old in _SN_OLD.items():
+            if key.endswith("." + new) and key[: -len(new)] in spectral:
+                key = key[: -len(new)] + old
                 break
         out[key] = value
     return out
@@ -340,43 +338,39 @@ def current_names(module: nn.Module, state: Mapping[str, Tensor]) -> dict[str, T
     weight-normed ones take ``weight_g``/``weight_v``.
     """
     spectral = _spectral_prefixes(module)
-    wn_back = {v: k for k, v in _WN_OLD.items()}
     sn_back = {v: k for k, v in _SN_OLD.items()}
     out: dict[str, Tensor] = {}
     for key, value in state.items():
         stem, _, leaf = key.rpartition(".")
-        stem += "."
-        if stem in spectral and leaf in sn_back:
-            key = stem + sn_back[leaf]
-        elif stem not in spectral and leaf in wn_back:
-            key = stem + wn_back[leaf]
+        if stem + "." in spectral and leaf in sn_back:
+            key = f"{stem}.{sn_back[leaf]}"
         out[key] = value
-    return out
+    return current_weight_norm_names(out, expected=module.state_dict().keys())
 
 
 def load_discriminator_state(module: nn.Module, state: Mapping[str, Tensor], source: str) -> None:
     """Load ``state`` (published or current names) into ``module``, checking every shape.
 
     Raises:
-        ValueError: a missing, unexpected or wrongly shaped parameter; the message names it
+        InputError: a missing, unexpected or wrongly shaped parameter; the message names it
             and ``source``.
     """
     if not isinstance(state, Mapping):
-        raise ValueError(f"{source}: expected a state dict, got {type(state).__name__}")
+        raise InputError(f"{source}: expected a state dict, got {type(state).__name__}")
     renamed = current_names(module, {str(k): v for k, v in state.items()})
     expected = module.state_dict()
     missing = [k for k in expected if k not in renamed]
     if missing:
-        raise ValueError(f"{source}: parameter '{missing[0]}' missing (and {len(missing) - 1} "
+        raise InputError(f"{source}: parameter '{missing[0]}' missing (and {len(missing) - 1} "
                          "more); not a HiFi-GAN discriminator of the published shape")
     extra = [k for k in renamed if k not in expected]
     if extra:
-        raise ValueError(f"{source}: unexpected parameter '{extra[0]}' (and {len(extra) - 1} more)")
+        raise InputError(f"{source}: unexpected parameter '{extra[0]}' (and {len(extra) - 1} more)")
     for key, want in expected.items():
         got = renamed[key]
         if not isinstance(got, Tensor) or tuple(got.shape) != tuple(want.shape):
             shape = tuple(got.shape) if isinstance(got, Tensor) else type(got).__name__
-            raise ValueError(f"{source}: parameter '{key}' has shape {shape}, expected "
+            raise InputError(f"{source}: parameter '{key}' has shape {shape}, expected "
                              f"{tuple(want.shape)}")
     module.load_state_dict(renamed)
 

@@ -34,7 +34,8 @@ import numpy as np
 import torch
 
 from .audio import AUDIO_EXTENSIONS, list_audio, load_audio, resample, save_wav
-from .config import AudioConfig, ConfigError, HiFiGANConfig
+from .config import AudioConfig, ConfigError, load_audio_config
+from .errors import InputError
 from .mel import MelSpectrogram
 
 STFT_RESOLUTIONS: tuple[tuple[int, int, int], ...] = ((1024, 120, 600), (2048, 240, 1200),
@@ -77,7 +78,7 @@ def mrstft_distance(ref: np.ndarray, deg: np.ndarray,
 
 
 def pesq_wb(ref: np.ndarray, deg: np.ndarray, sample_rate: int) -> float:
-    """Wideband PESQ at 16 kHz (both signals resampled). Raises ValueError if PESQ cannot
+    """Wideband PESQ at 16 kHz (both signals resampled). Raises InputError if PESQ cannot
     score them (too short, no speech found)."""
     from pesq import pesq
 
@@ -87,7 +88,7 @@ def pesq_wb(ref: np.ndarray, deg: np.ndarray, sample_rate: int) -> float:
     try:
         return float(pesq(PESQ_RATE, a.astype(np.float64), b.astype(np.float64), "wb"))
     except Exception as exc:  # pesq raises its own error types (NoUtterancesError...)
-        raise ValueError(f"PESQ: {type(exc).__name__}: {exc}") from None
+        raise InputError(f"PESQ: {type(exc).__name__}: {exc}") from None
 
 
 def stoi_score(ref: np.ndarray, deg: np.ndarray, sample_rate: int) -> float:
@@ -119,7 +120,7 @@ def score(ref: np.ndarray, deg: np.ndarray, sample_rate: int, audio: AudioConfig
     out.mrstft = mrstft_distance(ref, deg)
     try:
         out.pesq_wb = pesq_wb(ref, deg, sample_rate)
-    except ValueError as exc:
+    except InputError as exc:
         notes.append(str(exc))
     try:
         out.stoi = stoi_score(ref, deg, sample_rate)
@@ -183,9 +184,19 @@ def _find_match(directory: Path, stem: str) -> Path | None:
     return None
 
 
+def _read_scorable(path: Path, audio: AudioConfig) -> np.ndarray:
+    """Mono audio at the config's rate, long enough for the mel frontend after a
+    resynthesis cuts it to whole hops."""
+    wav, _ = load_audio(path, audio.sampling_rate)
+    shortest = audio.min_samples + audio.hop_size
+    if len(wav) < shortest:
+        raise InputError(f"{path}: audio of {len(wav)} samples is too short to score (at least "
+                         f"{shortest} samples at {audio.sampling_rate} Hz)")
+    return wav
+
+
 def run(args: argparse.Namespace) -> int:
     """``vocoder eval``."""
-    from .checkpoint import resolve_config
     from .data import report
 
     in_dir = Path(args.input_wavs)
@@ -199,23 +210,20 @@ def run(args: argparse.Namespace) -> int:
         from .inference import Vocoder
 
         voc = Vocoder.from_checkpoint(args.checkpoint, args.config, device=args.device)
-        cfg = voc.config
-        if cfg.is_feature_vocoder:
+        if voc.is_feature_vocoder:
             raise ConfigError(f"{args.checkpoint}: a feature-input vocoder cannot resynthesise "
                               "audio from mels; score its output with --compare-wavs")
-        mel = MelSpectrogram(cfg.audio)
+        audio = voc.audio
+        mel = MelSpectrogram(audio)
     else:
         cmp_dir = Path(args.compare_wavs)
         if not cmp_dir.is_dir():
             raise ConfigError(f"{cmp_dir}: --compare-wavs directory not found")
-        cfg, _ = (resolve_config("", args.config) if args.config
-                  else (HiFiGANConfig(), "preset v1"))
-    sr = cfg.audio.sampling_rate
+        audio = load_audio_config(args.config) if args.config else AudioConfig()
+    sr = audio.sampling_rate
     for path in files:
-        ref, _ = load_audio(path, sr)
+        ref = _read_scorable(path, audio)
         if args.checkpoint:
-            if len(ref) < cfg.audio.hop_size * 2:
-                raise ConfigError(f"{path}: audio of {len(ref)} samples is too short to resynthesise")
             with torch.inference_mode():
                 deg = voc(mel(torch.from_numpy(ref)).unsqueeze(0))[0].cpu().numpy()
             if args.save_wavs:
@@ -225,9 +233,9 @@ def run(args: argparse.Namespace) -> int:
             if other is None:
                 report(f"skipping {path.name}: no {path.stem}.* in {cmp_dir}")
                 continue
-            deg, _ = load_audio(other, sr)
+            deg = _read_scorable(other, audio)
         n = min(len(ref), len(deg))
-        rows.append(score(ref[:n], deg[:n], sr, cfg.audio, path.name))
+        rows.append(score(ref[:n], deg[:n], sr, audio, path.name))
     if not rows:
         raise ConfigError("no file could be scored")
     mean = averages(rows)

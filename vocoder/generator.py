@@ -20,6 +20,7 @@ from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import weight_norm as _weight_norm
 
 from .config import GeneratorConfig, preset
+from .errors import InputError
 
 LRELU_SLOPE = 0.1
 POST_LRELU_SLOPE = 0.01  # the published model's default-slope leaky ReLU before conv_post
@@ -124,7 +125,7 @@ class HiFiGANGenerator(nn.Module):
         """
         expected = self.config.input_dim or self.config.in_channels
         if x.dim() != 3 or x.shape[1] != expected:
-            raise ValueError(f"generator expects input of shape (batch, {expected}, frames), "
+            raise InputError(f"generator expects input of shape (batch, {expected}, frames), "
                              f"got {tuple(x.shape)}")
         if self.lin_pre is not None:
             x = self.lin_pre(x.transpose(1, 2)).transpose(1, 2)

@@ -147,7 +147,9 @@ class Vocoder:
 
     Args:
         generator: a HiFi-GAN generator (weight norm is folded here if present).
-        config: its config (sample rate, hop size, input channels).
+        config: its config (sample rate, hop size, input channels); checked, so a mel
+            vocoder's hop must equal its upsampling (else the audio would have the wrong
+            length).
         device: ``auto``, ``cpu``, ``cuda``, ``cuda:1``...
         dtype: ``float32``, ``bfloat16`` or ``float16`` (GPU only). Output is float32.
         max_frames: longer inputs are vocoded in windows of this many frames, each with
@@ -160,6 +162,7 @@ class Vocoder:
                  device: str | torch.device = "auto",
                  dtype: Literal["float32", "bfloat16", "float16"] | torch.dtype = "float32",
                  max_frames: int | None = 4096) -> None:
+        config.validate("vocoder config")
         self.device = pick_device(device) if isinstance(device, str) else device
         self.dtype = pick_dtype(dtype, self.device)
         if generator.has_weight_norm:

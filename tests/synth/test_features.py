@@ -267,3 +267,35 @@ def test_bfloat16_extractor_gives_float32_close_to_float32(family):
     out = half.extract_list([wav], 2)[0]
     assert out.dtype == torch.float32 and out.shape == ref.shape
     assert ((out - ref).norm() / ref.norm()).item() < 0.05
+
+
+def test_architecture_table_matches_torchaudio_bundles():
+    # Our table replaces torchaudio's private bundle attributes; this test (only) reads them to
+    # check that every bundle of the installed torchaudio is in the table with its weights
+    # file, its sample rate and an architecture of the same parameter shapes.
+    import os
+
+    import torchaudio
+    from torchaudio.pipelines import Wav2Vec2Bundle
+
+    from synth.features import architecture, bundle_names, weights_url
+
+    bundles = {n: getattr(torchaudio.pipelines, n) for n in dir(torchaudio.pipelines)
+               if isinstance(getattr(torchaudio.pipelines, n), Wav2Vec2Bundle)}
+    assert bundle_names() == sorted(bundles)
+    for name, bundle in bundles.items():
+        assert os.path.basename(weights_url(name)) == os.path.basename(bundle._path), name
+        assert architecture(name).sample_rate == bundle.sample_rate, name
+        with torch.device("meta"):
+            ours = build_model(name.lower())
+            factory = (torchaudio.models.wavlm_model if bundle._model_type == "WavLM"
+                       else torchaudio.models.wav2vec2_model)
+            theirs = factory(**dict(bundle._params, aux_num_out=None))
+        assert {k: v.shape for k, v in ours.state_dict().items()} == \
+            {k: v.shape for k, v in theirs.state_dict().items()}, name
+        assert type(ours.encoder.transformer.layers[0].attention) is \
+            type(theirs.encoder.transformer.layers[0].attention), name
+        assert ours.encoder.transformer.layer_norm_first == \
+            theirs.encoder.transformer.layer_norm_first, name
+    with pytest.raises(FeatureError, match="unknown model architecture"):
+        build_model("WAVLM_GIANT")

@@ -142,7 +142,7 @@ def test_infer_bad_mels_exit_2_naming_the_file(run_dir, tmp_path, case, needle):
     ("empty_dir", "no audio files found"),
     ("bad_audio", "cannot read audio"),
     ("missing_dir", "input directory not found"),
-    ("short_audio", "audio of 10 samples is shorter than one hop (64 samples)"),
+    ("short_audio", "audio of 10 samples is too short: the mel frontend needs at least 97"),
 ])
 def test_infer_bad_inputs_exit_2(run_dir, wavs, tmp_path, case, needle):
     ckpt = run_dir / "g_00000100"
@@ -180,7 +180,7 @@ def test_mel_bad_config_and_short_audio(tmp_path, wavs):
     write_wav(tmp_path / "short" / "s.wav", np.zeros(10, np.float32), 22050)
     res = run_cli("vocoder", "mel", "--config", "v1", "--input-wavs", tmp_path / "short",
                   "--output-dir", tmp_path / "o")
-    assert res.returncode == 2 and "s.wav: audio of 10 samples is shorter than one hop" in res.stderr
+    assert res.returncode == 2 and "s.wav: audio of 10 samples is too short: the mel frontend needs at least 385" in res.stderr
 
 
 def test_feature_vocoder_refuses_wav_input_but_takes_feature_arrays(tmp_path, wavs):

@@ -88,3 +88,113 @@ def test_missing_and_invalid_files(tmp_path):
     bad.write_text('{"resblock": "1",')
     with pytest.raises(ConfigError, match=r"broken\.json: not valid JSON .* line 1"):
         HiFiGANConfig.load(bad)
+
+
+def test_presets_are_one_table():
+    from vocoder.config import PRESETS, preset_names
+
+    assert preset_names() == ["v1", "v2", "v3", "knnvc"]
+    assert preset_names("mel") == ["v1", "v2", "v3"] and preset_names("features") == ["knnvc"]
+    for name, entry in PRESETS.items():
+        cfg = preset(name)
+        assert cfg.is_feature_vocoder == (entry.inputs == "features") and entry.description
+        assert preset(name) is not cfg  # a fresh copy each time
+    with pytest.raises(TypeError):
+        PRESETS["mine"] = PRESETS["v1"]  # extended by editing the table, not at run time
+
+
+def test_parameter_count_from_the_shape_alone():
+    from vocoder.generator import HiFiGANGenerator
+
+    assert preset("v1").generator.num_parameters() == 13_926_017
+    assert preset("v3").generator.num_parameters() == 1_462_273
+    knnvc = preset("knnvc").generator
+    assert knnvc.num_parameters() == sum(
+        p.numel() for p in HiFiGANGenerator(knnvc, weight_norm=False).parameters())
+
+
+def test_a_mel_vocoder_hop_must_match_its_upsampling(tmp_path):
+    from vocoder.config import load_audio_config, load_config
+
+    data = json.loads(PUBLISHED_V1)
+    data["hop_size"] = 200  # x256 upsampling would write audio of the wrong length
+    path = tmp_path / "hop200.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ConfigError, match=r"hop200\.json: 'upsample_rates' \[8, 8, 2, 2\] "
+                                          r"multiply to 256, but 'hop_size' is 200"):
+        load_config(path)
+    # computing mels needs no generator: the audio settings alone are read and checked
+    assert load_audio_config(path).hop_size == 200
+    assert load_audio_config("knnvc").sampling_rate == 16000
+    # a feature vocoder's hop only concerns its mel loss
+    feature = dict(KNNVC, hop_size=256)
+    assert HiFiGANConfig.from_dict(feature).generator.upsample_factor == 320
+
+
+BAD_VALUES = [
+    ("hubert_dim", [1024], "'hubert_dim' has the wrong type: expected int, got [1024]"),
+    ("hubert_dim", None, "'hubert_dim' has the wrong type: expected int, got None"),
+    ("resblock_dilation_sizes", [[1, 3, 0]] * 3, "dilations must be in 1..1024, got [1, 3, 0]"),
+    ("upsample_initial_channel", 2 ** 40, "'upsample_initial_channel' must be at most 4096"),
+    ("sampling_rate", 1e12, "'sampling_rate' must be in 4000..192000, got 1000000000000"),
+    ("n_fft", 2 ** 31, "'n_fft' must be in 16..32768, got 2147483648"),
+    ("resblock_kernel_sizes", [3, 6, 11], "'resblock_kernel_sizes' must be odd"),
+    ("fmin", float("nan"), "'fmin' must be a finite number, got nan"),
+    ("upsample_rates", [8, 8, 2, 0], "'upsample_rates' must all be at least 1, got [8, 8, 2, 0]"),
+    ("num_mels", 100000, "'num_mels' must be in 1..512"),
+]
+
+
+@pytest.mark.parametrize("key, value, message", BAD_VALUES)
+def test_values_out_of_bounds_are_refused_by_name(key, value, message):
+    data = json.loads(PUBLISHED_V1)
+    if key == "hubert_dim":
+        data.update(hifi_dim=512)
+    data[key] = value
+    with pytest.raises(ConfigError) as err:
+        HiFiGANConfig.from_dict(data, source="c.json")
+    assert str(err.value).startswith("c.json: ") and message in str(err.value)
+    assert err.value.key == key
+
+
+def test_big_generators_are_refused_before_they_are_built():
+    from vocoder.config import MAX_GENERATOR_PARAMETERS, GeneratorConfig
+
+    big = GeneratorConfig(upsample_initial_channel=4096, resblock_kernel_sizes=[101, 101, 101])
+    assert big.num_parameters() > MAX_GENERATOR_PARAMETERS
+    with pytest.raises(ConfigError, match="parameters; at most 500,000,000"):
+        big.validate()
+
+
+def test_training_settings_are_checked_when_training():
+    from vocoder.config import TrainConfig
+
+    cfg = HiFiGANConfig.from_dict(dict(json.loads(PUBLISHED_V1), batch_size=0))  # inference: fine
+    with pytest.raises(ConfigError, match="'batch_size' must be at least 1, got 0") as err:
+        cfg.train.validate("c.json")
+    assert err.value.key == "batch_size"
+    for key, value in (("seed", -1), ("adam_b2", 1.0), ("learning_rate", 0.0),
+                       ("segment_size", 2 ** 30), ("num_workers", -2)):
+        with pytest.raises(ConfigError, match=f"'{key}' must"):
+            TrainConfig(**{key: value}).validate()
+
+
+def test_files_that_are_not_configs(tmp_path):
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ConfigError, match=r"deep\.json: JSON nested too deeply"):
+        HiFiGANConfig.load(deep)
+    big = tmp_path / "big.json"
+    big.write_text('{"x": "' + "a" * (1 << 20) + '"}')
+    with pytest.raises(ConfigError, match=r"big\.json: config file of 1,048,585 bytes; a config is at most 1,048,576"):
+        HiFiGANConfig.load(big)
+    binary = tmp_path / "binary.json"
+    binary.write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(ConfigError, match=r"binary\.json: not a text \(UTF-8 JSON\) file"):
+        HiFiGANConfig.load(binary)
+    with pytest.raises(ConfigError, match=r": not a regular file"):
+        HiFiGANConfig.load(tmp_path)
+    listing = tmp_path / "list.json"
+    listing.write_text("[1, 2]")
+    with pytest.raises(ConfigError, match=r"list\.json: expected a JSON object, got list"):
+        HiFiGANConfig.load(listing)

@@ -1,14 +1,10 @@
 import copy
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).parent))
-from trainkit import OldMPD, OldMSD  # noqa: E402
-
-from vocoder.discriminators import (HiFiGANDiscriminator, MultiPeriodDiscriminator,  # noqa: E402
+from tests.vocoder.trainkit import OldMPD, OldMSD
+from vocoder.discriminators import (HiFiGANDiscriminator, MultiPeriodDiscriminator,
                                     MultiScaleDiscriminator, load_discriminator_state,
                                     published_state_dict)
 

@@ -9,13 +9,11 @@ import pytest
 import soundfile as sf
 import torch
 
-sys.path.insert(0, str(Path(__file__).parent))
-from trainkit import speechlike, tiny_config, write_config  # noqa: E402
-
-from vocoder.checkpoint import save_generator  # noqa: E402
-from vocoder.config import HiFiGANConfig  # noqa: E402
-from vocoder.evaluate import mrstft_distance, score  # noqa: E402
-from vocoder.generator import HiFiGANGenerator  # noqa: E402
+from tests.vocoder.trainkit import speechlike, tiny_config, write_config
+from vocoder.checkpoint import save_generator
+from vocoder.config import HiFiGANConfig
+from vocoder.evaluate import mrstft_distance, score
+from vocoder.generator import HiFiGANGenerator
 
 ROOT = Path(__file__).resolve().parents[2]
 SR = 16000

@@ -141,3 +141,58 @@ def old_optimizer_state(optim: torch.optim.Optimizer) -> dict:
                                                    "params", "initial_lr")}
         groups.append(g)
     return {"state": state, "param_groups": groups}
+
+
+# --------------------------------------------------------------- running training in tests
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def train_options(cfg: Path, run: Path, wavs: Path | None, **overrides):
+    """Quick :class:`TrainOptions`: 4 steps, a checkpoint every 2, losses every step, no
+    workers, no progress bar, every checkpoint kept."""
+    from vocoder.train import TrainOptions
+
+    base = dict(config=str(cfg), output_dir=run, train_wavs=str(wavs) if wavs else None,
+                max_steps=4, checkpoint_interval=2, validation_interval=1000, log_interval=1,
+                num_workers=0, progress=False, keep_last=0)
+    base.update(overrides)
+    return TrainOptions(**base)
+
+
+def run_vocoder(*args, timeout: float = 300) -> "subprocess.CompletedProcess":
+    """``python -m vocoder args...`` in a fresh process with this checkout first on the path."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    return subprocess.run([sys.executable, "-m", "vocoder", *map(str, args)], env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def state_of(run: Path, steps: int) -> tuple[dict, dict]:
+    """The generator state and the ``do_`` dict of a run's checkpoint pair."""
+    from vocoder.checkpoint import read_checkpoint
+
+    g = read_checkpoint(run / f"g_{steps:08d}")["generator"]
+    do = read_checkpoint(run / f"do_{steps:08d}")
+    return g, do
+
+
+def assert_same_state(a: tuple[dict, dict], b: tuple[dict, dict]) -> None:
+    """Two checkpoint pairs hold bit-identical weights, optimizer moments and positions."""
+    (ga, da), (gb, db) = a, b
+    assert ga.keys() == gb.keys()
+    for k in ga:
+        assert torch.equal(ga[k], gb[k]), k
+    for part in ("mpd", "msd"):
+        for k in da[part]:
+            assert torch.equal(da[part][k], db[part][k]), (part, k)
+    for opt in ("optim_g", "optim_d"):
+        for i, st in da[opt]["state"].items():
+            for k, v in st.items():
+                assert torch.equal(v, db[opt]["state"][i][k]), (opt, i, k)
+    assert (da["steps"], da["epoch"]) == (db["steps"], db["epoch"])
+    assert da["hifisynth"]["batch_in_epoch"] == db["hifisynth"]["batch_in_epoch"]
+    assert da["hifisynth"]["scheduler_g"] == db["hifisynth"]["scheduler_g"]
