@@ -92,7 +92,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _download(args: argparse.Namespace) -> int:
-    from synth.cli import CommandError
+    from synth.cli import CommandError, error_line
     from synth.models import ModelError
 
     cache = _cache(progress=not args.quiet)
@@ -111,7 +111,7 @@ def _download(args: argparse.Namespace) -> int:
         except ModelError as exc:
             if len(names) == 1:
                 raise
-            print(f"synth: error: {exc}", file=sys.stderr)
+            print(error_line(exc), file=sys.stderr)
             code = max(code, exc.exit_code)
             continue
         print(path)
