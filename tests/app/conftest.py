@@ -15,7 +15,7 @@ from typing import Iterator
 
 import pytest
 
-from tests.app.app_models import AppModels, build_app_models
+from tests.synth.service_models import AppModels, build_app_models
 from tests.conftest import REPO
 
 MAX_UPLOAD_MB = 1.0
