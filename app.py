@@ -68,13 +68,15 @@ def user_message(exc: BaseException) -> str | None:
     message = one_line(exc)
     if isinstance(exc, ModelUnavailableError) and exc.models:
         names = " ".join(exc.models)
+        if len(exc.models) > 1:  # each file's URL and cache path are in the Models tab
+            message = one_line(exc.summary) + " (the Models tab shows where each file goes)"
         if exc.offline:
             message += (". The app runs offline (HIFISYNTH_OFFLINE=1): it cannot download "
                         f"{'it' if len(exc.models) == 1 else 'them'}")
         elif exc.reason == "missing":
             message += (f". Download {'it' if len(exc.models) == 1 else 'them'} in the Models "
                         f"tab, or run `synth models download {names}`")
-        if "mel_vocoder" in exc.kinds:
+        if "mel_vocoder" in exc.kinds and exc.reason == "missing":
             message += "; or choose 'griffinlim' as the vocoder (no download, lower quality)"
     elif isinstance(exc, ModelKindError):
         message += f"; choose a {kind_label(exc.expected)}"
@@ -151,7 +153,7 @@ def build_ui(service: SynthService):
         gr.Markdown("# hifisynth\nSpeech synthesis with HiFi-GAN vocoders: text to speech, "
                     "voice conversion (kNN-VC), and a vocoder lab.")
         banner = service.banner()
-        shared = Shared(status=gr.Markdown(elem_id="hs-status"),
+        shared = Shared(status=gr.Markdown(service.status_markdown(), elem_id="hs-status"),
                         banner=gr.Markdown(banner, visible=bool(banner), elem_id="hs-banner"))
         with gr.Tabs():
             tts_tab(service, wrap, shared)
@@ -176,7 +178,7 @@ def build_ui(service: SynthService):
 
         demo.load(on_load, None, [shared.status, shared.banner, shared.models_table,
                                   shared.saved_voice, shared.tts_vocoder, shared.lab_vocoder],
-                  api_visibility="private", concurrency_limit=None)
+                  api_visibility="private", concurrency_limit=None, show_progress="hidden")
     demo.queue(default_concurrency_limit=service.config.concurrency,
                max_size=service.config.queue_size)
     return demo
@@ -196,6 +198,10 @@ def synthesis_events(service: SynthService) -> dict[str, Any]:
 
 
 VIEW_EVENTS = dict(concurrency_id="views", concurrency_limit=2)  # mel images and scores
+
+# No gr.Audio sets ``format``: Gradio converts audio of another format through pydub, which
+# needs a system ffprobe. The app writes WAV files and reads uploads with libsndfile (MP3,
+# FLAC, Ogg...), so every file passes through Gradio as it is.
 
 
 def tts_tab(service: SynthService, wrap: Callable, shared: Shared) -> None:
@@ -228,7 +234,7 @@ def tts_tab(service: SynthService, wrap: Callable, shared: Shared) -> None:
                     gr.Examples([[example.read_text(encoding="utf-8").strip()]], inputs=[text],
                                 label="Example")
             with gr.Column(scale=2):
-                audio = gr.Audio(label="Speech", type="filepath", format="wav",
+                audio = gr.Audio(label="Speech", type="filepath",
                                  interactive=False, buttons=["download"], elem_id="tts-audio")
                 mel = gr.Image(label="Mel spectrogram", format="png", height=180,
                                interactive=False, elem_classes="hs-mel", elem_id="tts-mel")
@@ -264,7 +270,7 @@ def vc_tab(service: SynthService, wrap: Callable, shared: Shared) -> None:
                                         elem_id="vc-normalize")
                 button = gr.Button("Convert", variant="primary", elem_id="vc-run")
             with gr.Column():
-                out = gr.Audio(label="Converted", type="filepath", format="wav",
+                out = gr.Audio(label="Converted", type="filepath",
                                interactive=False, buttons=["download"], elem_id="vc-output")
                 notes = gr.Markdown(elem_classes="hs-notes", elem_id="vc-notes")
                 example = EXAMPLES / "LJ011-0202.wav"
@@ -306,7 +312,7 @@ def vocoder_tab(service: SynthService, wrap: Callable, shared: Shared) -> None:
         with gr.Row(equal_height=True):
             audio = gr.Audio(label="Original (audio to resynthesise)", type="filepath",
                              sources=["upload", "microphone"], elem_id="lab-audio")
-            out = gr.Audio(label="Resynthesised", type="filepath", format="wav",
+            out = gr.Audio(label="Resynthesised", type="filepath",
                            interactive=False, buttons=["download"], elem_id="lab-output")
         with gr.Row(equal_height=True):
             orig_mel = gr.Image(label="Original mel", format="png", height=180,
@@ -332,8 +338,9 @@ def models_tab(service: SynthService, wrap: Callable, shared: Shared) -> None:
     with gr.Tab("Models", id="models"):
         table = gr.Dataframe(headers=MODEL_HEADERS, value=service.models(), label="Model cache",
                              interactive=False, wrap=True, elem_id="models-table")
+        choices, first_missing = service.download_choices()
         with gr.Row():
-            name = gr.Dropdown(service.cache.registry.names(), label="Model to download",
+            name = gr.Dropdown(choices, value=first_missing, label="Model to download",
                                elem_id="models-name")
             download = gr.Button("Download", variant="primary", elem_id="models-download")
             refresh = gr.Button("Refresh", elem_id="models-refresh")
@@ -355,7 +362,8 @@ def models_tab(service: SynthService, wrap: Callable, shared: Shared) -> None:
     download.click(wrap(download_with_progress, "download_model"), [name], [notes],
                    api_visibility="private", concurrency_id="download", concurrency_limit=1
                    ).then(after_download, None, [table, shared.banner, shared.tts_vocoder,
-                                                 shared.lab_vocoder], api_visibility="private")
+                                                 shared.lab_vocoder], api_visibility="private",
+                          show_progress="hidden")
     refresh.click(wrap(service.models, "models"), None, [table], api_name="models",
                   concurrency_limit=None)
 

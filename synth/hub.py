@@ -279,10 +279,11 @@ class ModelHub:
         if failures:
             names = [n for f in failures for n in f.models]
             entries = [self.cache.registry.get(n) for n in names]
+            summary = (f"{len(failures)} models are missing: "
+                       + ", ".join(e.describe() for e in entries))
             raise ModelUnavailableError(
-                f"{len(failures)} models are missing: "
-                + ", ".join(e.describe() for e in entries) + ". "
-                + " ".join(f"({i + 1}) {f}" for i, f in enumerate(failures)),
+                summary + ". " + " ".join(f"({i + 1}) {f}" for i, f in enumerate(failures)),
+                summary=summary,
                 models=names, kinds=[e.kind for e in entries],
                 offline=any(f.offline for f in failures),
                 reason=("missing" if all(f.reason == "missing" for f in failures)

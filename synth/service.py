@@ -152,10 +152,11 @@ class SynthService:
             chosen = self.catalog.preselected_vocoder()
             meanwhile = ("Griffin-Lim (no download, lower quality) is selected until then"
                          if chosen == GRIFFINLIM else f"**{chosen}** is selected until then")
-            lines.append(f"the default vocoder **{entry.name}** ({entry.size_text}); "
+            lines.append(f"the default vocoder **{entry.name}** ({_about(entry.size_text)}); "
                          f"{meanwhile}")
         if missing["voice conversion"]:
-            names = " and ".join(f"**{e.name}** ({e.size_text})" for e in missing["voice conversion"])
+            names = " and ".join(f"**{e.name}** ({_about(e.size_text)})"
+                                 for e in missing["voice conversion"])
             lines.append(f"{names}, for voice conversion and voices")
         names = " ".join(e.name for group in missing.values() for e in group)
         if self.cache.offline:
@@ -385,6 +386,13 @@ class SynthService:
         return {config.vocoder: "default mel vocoder", config.vc_vocoder: "voice conversion vocoder",
                 config.extractor: "voice conversion features"}
 
+    def download_choices(self) -> tuple[list[tuple[str, str]], str | None]:
+        """Models to offer for download, ``(label, name)`` with kind and size, and the one to
+        preselect: the first model this app uses that is missing."""
+        choices = [(entry.describe(), entry.name) for entry in self.cache.registry]
+        missing = [e.name for group in self.missing_models().values() for e in group]
+        return choices, (missing[0] if missing else None)
+
     def models(self) -> list[list[str]]:
         """The registry's models and their cache state (rows under
         :data:`synth.catalog.MODEL_HEADERS`)."""
@@ -463,6 +471,11 @@ class SynthService:
     def write(self, result: SynthResult, stem: str) -> str:
         """A result as a 16-bit WAV in the outputs folder; returns its path."""
         return self.outputs.write_wav(result.audio, result.sample_rate, stem)
+
+
+def _about(size_text: str) -> str:
+    """``"~5.6 MiB"`` -> ``"about 5.6 MiB"`` (in markdown, ``~`` pairs strike text through)."""
+    return size_text.replace("~", "about ")
 
 
 def _loudness(result: SynthResult, lufs: float | None) -> SynthResult:

@@ -51,17 +51,21 @@ class ModelUnavailableError(ModelError):
         offline: the cache was offline (it never touches the network).
         reason: ``"missing"`` (not in the cache, and not downloaded: offline, or downloads
             were not allowed), ``"download_failed"`` or ``"corrupt"``.
+        summary: the message's first sentence (which models, how big), for front ends that
+            show where files go elsewhere; the whole message when it is one sentence.
     """
 
     exit_code = 1
 
     def __init__(self, message: str, *, models: Sequence[str] = (), kinds: Sequence[str] = (),
-                 offline: bool = False, reason: str = "missing") -> None:
+                 offline: bool = False, reason: str = "missing", summary: str | None = None
+                 ) -> None:
         super().__init__(message)
         self.models = tuple(models)
         self.kinds = tuple(kinds)
         self.offline = offline
         self.reason = reason
+        self.summary = summary or message
 
 
 class ModelChecksumError(ModelUnavailableError):

@@ -42,22 +42,26 @@ def free_port() -> int:
 
 
 def start_app(models: AppModels, root: Path, *extra: str, timeout: float = 180,
-              path_first: Path | None = None) -> AppServer:
+              path_first: Path | None = None, registry: Path | None = None,
+              home: Path | None = None, models_dir: bool = True) -> AppServer:
     """Start ``app.py`` with the tiny models and wait until it answers HTTP; ``path_first``
-    goes first on ``PYTHONPATH`` (e.g. ``tests.conftest.make_broken_torchaudio``)."""
+    goes first on ``PYTHONPATH`` (e.g. ``tests.conftest.make_broken_torchaudio``);
+    ``registry``/``home`` replace the models' own; ``extra`` options come last (and win)."""
     port = free_port()
     voices = root / "voices"
     temp = root / "apptmp"
     log = root / "app.log"
-    env = dict(os.environ, PYTHONPATH=str(REPO), HIFISYNTH_HOME=str(models.home),
-               HIFISYNTH_REGISTRY=str(models.registry), GRADIO_ANALYTICS_ENABLED="False")
+    env = dict(os.environ, PYTHONPATH=str(REPO), HIFISYNTH_HOME=str(home or models.home),
+               HIFISYNTH_REGISTRY=str(registry or models.registry),
+               GRADIO_ANALYTICS_ENABLED="False")
     env.pop("HIFISYNTH_OFFLINE", None)
     if path_first is not None:
         env["PYTHONPATH"] = str(path_first) + os.pathsep + env["PYTHONPATH"]
     args = [sys.executable, str(REPO / "app.py"), "--host", "127.0.0.1", "--port", str(port),
             "--device", "cpu", "--vocoder", str(models.vocoder),
             "--vc-vocoder", "tiny-knnvc", "--extractor", "tiny-wavlm",
-            "--models-dir", str(models.models_dir), "--voices-dir", str(voices),
+            *(["--models-dir", str(models.models_dir)] if models_dir else []),
+            "--voices-dir", str(voices),
             "--temp-dir", str(temp), "--max-upload-mb", str(MAX_UPLOAD_MB),
             "--max-seconds", str(MAX_SECONDS), "--max-text-chars", "300", *extra]
     with open(log, "wb") as out:

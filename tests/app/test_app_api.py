@@ -236,6 +236,28 @@ def test_convert_converts_unusual_files_and_says_so(client, clips, clip, notes) 
         assert f"source ({clip}.wav): " in text and note in text
 
 
+def test_compressed_uploads_need_no_ffmpeg(client, tmp_path) -> None:
+    """MP3, FLAC and Ogg uploads through the API (no ffprobe on the server): converted,
+    resynthesised and shown like WAV files."""
+    speech = speechlike(1.5, 22050, seed=2)
+    files = {}
+    for suffix, fmt, subtype in ((".mp3", "MP3", "MPEG_LAYER_III"), (".flac", "FLAC", "PCM_16"),
+                                 (".ogg", "OGG", "VORBIS")):
+        files[suffix] = tmp_path / f"speech{suffix}"
+        sf.write(str(files[suffix]), speech, 22050, format=fmt, subtype=subtype)
+    wav_path, notes = predict(client, f(files[".mp3"]), [f(files[".flac"]), f(files[".ogg"])], 4,
+                              True, -16, api_name="/convert")
+    audio, sr = read(wav_path)
+    assert sr == SR and abs(len(audio) - vc_samples(1.5)) <= VC_HOP and rms(audio) > 0.01
+    assert "2 reference clip(s)" in notes
+    for suffix in (".ogg", ".flac"):
+        resynth, notes = predict(client, f(files[suffix]), None, "default", None, None, "",
+                                 api_name="/vocoder")
+        assert read(resynth)[1] == SR and f"speech{suffix}: " in notes
+        image = Image.open(predict(client, f(files[suffix]), api_name="/mel"))
+        assert image.size[1] == 160
+
+
 @pytest.mark.parametrize("clip, message", [
     ("silent", "source (silent.wav): the clip is silent (no signal at all); upload or record "
                "speech"),

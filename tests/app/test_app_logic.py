@@ -29,10 +29,16 @@ def test_model_errors_get_the_apps_hints() -> None:
         "model 'v' (mel vocoder, ~5.6 MiB) is not in the cache. Download it in the Models tab, "
         "or run `synth models download v`; or choose 'griffinlim' as the vocoder (no download, "
         "lower quality)")
-    both = ModelUnavailableError("2 models are missing", models=["e", "f"],
-                                 kinds=["feature_extractor", "feature_vocoder"], offline=True)
-    assert webapp.user_message(both) == ("2 models are missing. The app runs offline "
-                                         "(HIFISYNTH_OFFLINE=1): it cannot download them")
+    both = ModelUnavailableError("2 models are missing: e, f. (1) ... (2) ...", models=["e", "f"],
+                                 kinds=["feature_extractor", "feature_vocoder"], offline=True,
+                                 summary="2 models are missing: e, f")
+    assert webapp.user_message(both) == (
+        "2 models are missing: e, f (the Models tab shows where each file goes). The app runs "
+        "offline (HIFISYNTH_OFFLINE=1): it cannot download them")
+    online = ModelUnavailableError("...", models=["e", "f"], summary="2 models are missing: e, f",
+                                   kinds=["feature_extractor", "feature_vocoder"])
+    assert webapp.user_message(online).endswith(
+        ". Download them in the Models tab, or run `synth models download e f`")
     failed = ModelUnavailableError("cannot download model 'e': HTTP 404", models=["e"],
                                    kinds=["feature_extractor"], reason="download_failed")
     assert webapp.user_message(failed) == "cannot download model 'e': HTTP 404"

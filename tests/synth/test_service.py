@@ -95,6 +95,10 @@ def test_a_missing_default_vocoder_is_not_preselected(models, tmp_path) -> None:
     assert labels["default"].startswith("tiny-extra (default, not downloaded, ")
     banner = service.banner()
     assert banner.startswith("**Not downloaded yet:** the default vocoder **tiny-extra** (")
+    assert "~" not in banner  # pairs of ~ strike markdown through
+    choices, first = service.download_choices()
+    assert first == "tiny-extra" and ("tiny-extra (mel vocoder, " in dict(
+        (v, label) for label, v in choices)["tiny-extra"])
     assert "Griffin-Lim (no download, lower quality) is selected until then" in banner
     wav, notes = service.tts("Hello.", "base", None, None, "griffinlim")
     assert "through the **griffinlim** vocoder" in notes
