@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from synth.hub import ModelHub, ModelSpec
+from synth.hub import ModelSpec
 from synth.models import ModelCache, ModelKindError, ModelRegistry, ModelUnavailableError
 from synth.pipeline import PipelineError, SynthConfig, SynthResult, Synthesizer, load_mel_file
 from tests.conftest import speechlike, tiny_config, write_wav
