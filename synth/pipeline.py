@@ -291,9 +291,7 @@ class Synthesizer:
         from .loaders import default_layer
 
         extractor_spec, vocoder_spec = self.config.extractor_spec, self.config.vc_vocoder_spec
-        self.hub.check_kind(extractor_spec)
-        self.hub.check_kind(vocoder_spec)
-        self.hub.fetch([extractor_spec, vocoder_spec])
+        self.hub.fetch([extractor_spec, vocoder_spec])  # kinds checked first, then files
         extractor = self.hub.load(extractor_spec)
         generator = self.hub.load(vocoder_spec)
         layer = self.config.layer or default_layer(self.hub, extractor_spec) or KNNVC_LAYER

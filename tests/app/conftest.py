@@ -35,6 +35,22 @@ class AppServer:
         return self.log.read_text(errors="replace")
 
 
+def compressed_clips(folder: Path, seconds: float = 1.5, rate: int = 22050) -> dict[str, Path]:
+    """The same speech-like signal as ``speech.mp3``, ``speech.flac`` and ``speech.ogg``
+    (Vorbis) in ``folder``, by suffix."""
+    import soundfile as sf
+
+    from tests.conftest import speechlike
+
+    speech = speechlike(seconds, rate, seed=2)
+    clips = {}
+    for suffix, fmt, subtype in ((".mp3", "MP3", "MPEG_LAYER_III"), (".flac", "FLAC", "PCM_16"),
+                                 (".ogg", "OGG", "VORBIS")):
+        clips[suffix] = folder / f"speech{suffix}"
+        sf.write(str(clips[suffix]), speech, rate, format=fmt, subtype=subtype)
+    return clips
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

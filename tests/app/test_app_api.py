@@ -14,7 +14,7 @@ from PIL import Image
 
 from synth.audio import integrated_loudness
 from tests.synth.service_models import MEL_HOP, SR, VC_HOP
-from tests.app.conftest import MAX_SECONDS
+from tests.app.conftest import MAX_SECONDS, compressed_clips
 from tests.conftest import speechlike, write_wav
 
 ENDPOINTS = {"/tts", "/mel", "/convert", "/save_voice", "/vocoder", "/vocoder_compare",
@@ -239,12 +239,7 @@ def test_convert_converts_unusual_files_and_says_so(client, clips, clip, notes) 
 def test_compressed_uploads_need_no_ffmpeg(client, tmp_path) -> None:
     """MP3, FLAC and Ogg uploads through the API (no ffprobe on the server): converted,
     resynthesised and shown like WAV files."""
-    speech = speechlike(1.5, 22050, seed=2)
-    files = {}
-    for suffix, fmt, subtype in ((".mp3", "MP3", "MPEG_LAYER_III"), (".flac", "FLAC", "PCM_16"),
-                                 (".ogg", "OGG", "VORBIS")):
-        files[suffix] = tmp_path / f"speech{suffix}"
-        sf.write(str(files[suffix]), speech, 22050, format=fmt, subtype=subtype)
+    files = compressed_clips(tmp_path)
     wav_path, notes = predict(client, f(files[".mp3"]), [f(files[".flac"]), f(files[".ogg"])], 4,
                               True, -16, api_name="/convert")
     audio, sr = read(wav_path)

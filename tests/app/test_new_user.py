@@ -11,13 +11,10 @@ from __future__ import annotations
 import json
 import time
 
-import numpy as np
 import pytest
-import soundfile as sf
 
-from tests.app.conftest import start_app, stop_app
+from tests.app.conftest import compressed_clips, start_app, stop_app
 from tests.app.test_browser import browser_page  # noqa: F401 - fixture
-from tests.conftest import speechlike
 
 TOAST = "[data-testid='toast-text']"
 
@@ -52,12 +49,7 @@ def test_a_new_user_is_told_what_is_missing_and_the_app_still_works(new_user_app
     page = browser_page
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    speech = speechlike(1.5, 22050, seed=2)
-    clips = {}
-    for suffix, fmt, subtype in ((".mp3", "MP3", "MPEG_LAYER_III"), (".flac", "FLAC", "PCM_16"),
-                                 (".ogg", "OGG", "VORBIS")):
-        clips[suffix] = tmp_path / f"speech{suffix}"
-        sf.write(str(clips[suffix]), speech, 22050, format=fmt, subtype=subtype)
+    clips = compressed_clips(tmp_path)
 
     page.goto(new_user_app.url)
     page.wait_for_selector("#tts-text")
@@ -134,4 +126,3 @@ def test_a_new_user_is_told_what_is_missing_and_the_app_still_works(new_user_app
     page.screenshot(path=str(tmp_path / "4-mp3-resynthesised.png"), full_page=True)
     print(f"screenshots: {tmp_path}")
     assert not errors, errors
-    assert np.isfinite(left["width"])
