@@ -242,9 +242,9 @@ def main() -> int:
         print("building models...", flush=True)
         models = build_models(folder / "models", args.vc_size)
         source, reference, transcripts = speech_clips(data, args.seconds, folder)
-        synth = Synthesizer(models["vocoder"], vc_vocoder=models["vc_vocoder"],
-                            extractor=models["extractor"], extractor_arch=models["extractor_arch"],
-                            device=args.device, target_loudness=-16.0)
+        synth = Synthesizer.from_pretrained(
+            models["vocoder"], vc_vocoder=models["vc_vocoder"], extractor=models["extractor"],
+            extractor_arch=models["extractor_arch"], device=args.device, loudness=-16.0)
         synth.load("vocoder", "espeak", *(["knnvc"] if "convert" in args.actions else []))
         text = text_for(synth, transcripts, args.seconds)
         print("starting app.py...", flush=True)

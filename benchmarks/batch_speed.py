@@ -31,7 +31,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.machineinfo import describe_machine  # noqa: E402
-from synth.pipeline import Synthesizer  # noqa: E402
+from synth.hub import ModelHub, ModelSpec  # noqa: E402
+from synth.pipeline import SynthConfig, Synthesizer  # noqa: E402
 from vocoder.config import v3_config  # noqa: E402
 from vocoder.generator import HiFiGANGenerator  # noqa: E402
 from vocoder.inference import Vocoder, tune_cpu_allocator  # noqa: E402
@@ -82,8 +83,10 @@ def main() -> int:
     torch.manual_seed(0)
     cfg = v3_config()
     voc = Vocoder(HiFiGANGenerator(cfg.generator), cfg, device=args.device, dtype=args.dtype)
-    synth = Synthesizer(voc, device=voc.device, dtype=voc.dtype,
-                        max_batch_frames=args.max_batch_frames)
+    hub = ModelHub(device=voc.device, dtype=voc.dtype)
+    hub.add(ModelSpec("mel_vocoder", "v3-random-weights"), voc)
+    synth = Synthesizer(hub, SynthConfig(vocoder="v3-random-weights",
+                                         max_batch_frames=args.max_batch_frames))
     device = synth.device
     texts = sentences(args.sentences)
 

@@ -32,7 +32,9 @@ import numpy as np
 
 from vocoder.atomic import atomic_path
 from vocoder.audio import resample
-from vocoder.errors import HifisynthError, InputError
+from vocoder.errors import HifisynthError, InputError, one_line
+
+from .audio import load_input_audio
 
 _ID_MAX = 200
 _BAD_ID = re.compile(r"[/\\\x00-\x1f\x7f]")
@@ -271,11 +273,14 @@ class BatchRunner:
         overwrite: redo items whose output exists instead of skipping them.
         progress: show a progress bar (with real-time factor) on stderr.
         report: called with one line per failed item (default: printed on stderr).
+        explain: turns an error into the reason reported (default: its message on one
+            line); a front end passes its own, with its hints.
     """
 
     def __init__(self, synth, output_dir: str | os.PathLike, *, batch_size: int = 16,
                  window: int | None = None, overwrite: bool = False, progress: bool = True,
-                 report: Callable[[str], None] | None = None) -> None:
+                 report: Callable[[str], None] | None = None,
+                 explain: Callable[[BaseException], str] | None = None) -> None:
         if batch_size < 1:
             raise ValueError(f"batch size must be at least 1, got {batch_size}")
         self.synth = synth
@@ -285,6 +290,7 @@ class BatchRunner:
         self.overwrite = overwrite
         self.progress = progress
         self.report = report
+        self.explain = explain or one_line
 
     def output_path(self, item: Item) -> Path:
         return self.output_dir / f"{item.id}.wav"
@@ -350,7 +356,7 @@ class BatchRunner:
         the run at once (raises) rather than failing nearly every item; missing voice-conversion
         models fail only the items with a voice, reported once. Returns the items to do."""
         synth = self.synth
-        if any(i.voice is None and (i.source is not None or synth.has_mel_vocoder)
+        if any(i.voice is None and (i.source is not None or synth.has_mel_vocoder())
                for i in pending):
             synth.load("vocoder")
         if any(i.text is not None for i in pending):
@@ -361,7 +367,7 @@ class BatchRunner:
             except Exception as exc:  # noqa: BLE001 - reported for the items that need it
                 if _is_bug(exc):
                     raise
-                reason = f"voice conversion unavailable: {_reason(exc)}"
+                reason = f"voice conversion unavailable: {self.explain(exc)}"
                 self._say(f"synth: {reason}")
                 for item in [i for i in pending if i.voice is not None]:
                     self._fail(summary, item, "voice conversion unavailable (see above)",
@@ -390,18 +396,19 @@ class BatchRunner:
                 return _Ready(item, audio=result.audio, sample_rate=result.sample_rate)
             if item.text is not None:
                 audio, sr = synth.base_speech(item.text)
-                if not synth.has_mel_vocoder:
+                if not synth.has_mel_vocoder():
                     return _Ready(item, audio=audio, sample_rate=sr)
                 wav = resample(audio, sr, synth.sample_rate)
             else:
-                if not synth.has_mel_vocoder:
+                if not synth.has_mel_vocoder():
                     raise ValueError("resynthesising a source needs a mel vocoder (not 'none')")
-                wav = synth.load_input_audio(item.source, None, synth.sample_rate, str(item.source))
+                wav, _ = load_input_audio(item.source, target_rate=synth.sample_rate,
+                                          what=str(item.source))
             return _Ready(item, mel=synth.mel(wav, _describe(item)))
         except Exception as exc:  # noqa: BLE001 - one bad item must not stop the others
             if _is_bug(exc):
                 raise
-            self._fail(summary, item, _reason(exc))
+            self._fail(summary, item, self.explain(exc))
             return None
 
     def _vocode(self, ready: list[_Ready], summary: BatchSummary) -> None:
@@ -415,7 +422,7 @@ class BatchRunner:
             if _is_bug(exc):
                 raise
             for r in waiting:
-                self._fail(summary, r.item, f"vocoder failed: {_reason(exc)}")
+                self._fail(summary, r.item, f"vocoder failed: {self.explain(exc)}")
                 r.mel = None
             return
         for r, wav in zip(waiting, wavs):
@@ -464,10 +471,12 @@ def _voice_problem(item: Item) -> str | None:
         return None
     from vocoder.audio import AUDIO_EXTENSIONS
 
+    from .voices import MATCHING_SET_SUFFIXES
+
     for path in item.voice if isinstance(item.voice, list) else [item.voice]:
         if not path.exists():
             return f"unknown voice: {path} not found"
-        if path.is_file() and path.suffix.lower() not in (".pt", ".pth") + AUDIO_EXTENSIONS:
+        if path.is_file() and path.suffix.lower() not in MATCHING_SET_SUFFIXES + AUDIO_EXTENSIONS:
             return (f"unknown voice: {path} is neither a saved voice (.pt) nor reference audio "
                     f"({', '.join(AUDIO_EXTENSIONS)})")
     return None
@@ -475,11 +484,6 @@ def _voice_problem(item: Item) -> str | None:
 
 def _describe(item: Item) -> str:
     return f"item '{item.id}'" + (f" ({item.source})" if item.source is not None else "")
-
-
-def _reason(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text or type(exc).__name__
 
 
 def _is_bug(exc: BaseException) -> bool:

@@ -12,9 +12,10 @@ their handlers, so ``synth --help`` stays fast.
 
 Errors: a handler raises :class:`CommandError` or lets a library error through; every error
 a user can act on derives from :class:`vocoder.errors.HifisynthError`, and :func:`main` prints
-it as one line on stderr and returns its ``exit_code``: 2 for bad input (the default), 1 for
-failures the input did not cause (a download that failed, a broken installation). Usage
-errors print one line and exit with 2 as well.
+it as one line on stderr (:func:`error_line`, which adds the command's own hints: which
+option to use, which command fetches a model) and returns its ``exit_code``: 2 for bad input
+(the default), 1 for failures the input did not cause (a download that failed, a broken
+installation). Usage errors print one line and exit with 2 as well.
 """
 
 from __future__ import annotations
@@ -82,15 +83,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `synth models list | head -1`
         return 0
     except Exception as exc:  # noqa: BLE001 - user errors become one line, bugs re-raise
-        code = _user_error_code(exc)
-        if code is None:
+        if not isinstance(exc, HifisynthError):  # a bug: keep its traceback
             raise
-        print(f"synth: error: {one_line(exc)}", file=sys.stderr)
-        return code
-
-
-def _user_error_code(exc: BaseException) -> int | None:
-    """The exit code for an error the user can act on, or ``None`` for a bug."""
-    if isinstance(exc, HifisynthError):
+        print(error_line(exc), file=sys.stderr)
         return exc.exit_code
-    return None
+
+
+#: Which option takes a model of each kind.
+KIND_OPTIONS = {"mel_vocoder": "--vocoder", "feature_vocoder": "--vc-vocoder",
+                "feature_extractor": "--extractor"}
+
+
+def error_line(exc: BaseException) -> str:
+    """``synth: error: <message>`` on one line, with the command's hints for model errors:
+    how to fetch a missing model, the Griffin-Lim vocoder when a mel vocoder is missing, the
+    option a model of another kind belongs to."""
+    from synth.models.errors import ModelKindError, ModelUnavailableError
+
+    message = one_line(exc)
+    if isinstance(exc, ModelUnavailableError) and exc.models:
+        names = " ".join(exc.models)
+        if exc.offline:
+            message += (f" (HIFISYNTH_OFFLINE=1 forbids downloading: unset it and run "
+                        f"`synth models download {names}`)")
+        elif exc.reason == "missing":
+            message += f"; or run `synth models download {names}`"
+        if "mel_vocoder" in exc.kinds:
+            message += (". Without it, the Griffin-Lim vocoder works with no download "
+                        "(lower quality): --vocoder griffinlim")
+    elif isinstance(exc, ModelKindError) and exc.kind in KIND_OPTIONS:
+        message += f" (use it with {KIND_OPTIONS[exc.kind]})"
+    return f"synth: error: {message}"

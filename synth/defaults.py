@@ -9,3 +9,4 @@ DEFAULT_VC_VOCODER = "knnvc-hifigan-prematched"
 DEFAULT_EXTRACTOR = "wavlm-large"
 GRIFFINLIM = "griffinlim"  # Griffin-Lim inversion of the mel: no weights, only when asked for
 NO_VOCODER = "none"  # no mel vocoder: text to speech returns the espeak-ng base voice as it is
+DEFAULT_EXTRACTOR_ARCH = "WAVLM_LARGE"  # architecture of an extractor given as a weights file

@@ -6,10 +6,10 @@ speech with the mean of its ``k`` nearest matching-set frames by cosine distance
 feature-input HiFi-GAN turns the result into audio in the target voice.
 
 Silence at the start and end of each reference recording is trimmed by an energy VAD
-(:func:`trim_silence`): 25 ms frames whose level is within ``top_db`` (40 dB) of the loudest
-frame, and above -60 dBFS, count as speech; everything before the first and after the last
-such frame, less a 50 ms margin, is cut. Pauses inside the speech are kept. It needs no
-dependency or model weights, is deterministic and works on clips of any length.
+(:func:`synth.audio.trim_silence`): 25 ms frames whose level is within ``top_db`` (40 dB) of
+the loudest frame, and above -60 dBFS, count as speech; everything before the first and after
+the last such frame, less a 50 ms margin, is cut. Pauses inside the speech are kept. It needs
+no dependency or model weights, is deterministic and works on clips of any length.
 The published kNN-VC instead uses SoX's ``vad`` effect (``torchaudio.functional.vad``,
 trigger level 7), available here as ``trim="sox"`` for reproducing its matching sets; it is
 not the default because it calibrates on the first 0.35 s and keeps nothing before its
@@ -30,12 +30,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from vocoder.audio import atomic_path
+from vocoder.audio import AudioError, atomic_path
 from vocoder.chunking import vocode_batched
 from vocoder.generator import HiFiGANGenerator, receptive_field_frames
 from vocoder.errors import InputError
 
-from .audio import load_mono, normalize_loudness, resample_tensor
+from .audio import load_input_audio, normalize_loudness, trim_silence
 from .features import KNNVC_LAYER, SSLFeatureExtractor
 
 MATCHING_SET_FORMAT = "hifisynth.matching_set"
@@ -146,69 +146,17 @@ class MatchingSet:
         return out
 
 
-def trim_silence(wav: Tensor, sample_rate: int, method: str = "energy", *,
-                 top_db: float = 40.0, floor_db: float = -60.0,
-                 margin_seconds: float = 0.05, trigger_level: float = 7.0) -> Tensor:
-    """Cut leading and trailing silence from mono ``(samples,)`` audio.
-
-    Args:
-        wav: float audio in [-1, 1].
-        sample_rate: its rate in Hz.
-        method: ``"energy"`` (default; see the module docstring), ``"sox"`` (SoX's ``vad``
-            on the audio and its reverse, as the published kNN-VC does) or ``"none"``.
-        top_db: energy VAD: frames more than this many dB below the loudest frame are silence.
-        floor_db: energy VAD: frames below this level (dBFS, RMS) are silence.
-        margin_seconds: energy VAD: audio kept before the first and after the last speech frame.
-        trigger_level: SoX VAD's trigger level (kNN-VC: 7).
-
-    Returns:
-        The trimmed audio on the CPU; empty when no frame counts as speech.
-    """
-    wav = wav.detach().float().cpu()
-    if method == "none":
-        return wav
-    if method == "sox":
-        from vocoder.dependencies import require
-
-        vad = require("torchaudio.functional", "SoX-style silence trimming").vad
-        front = vad(wav, sample_rate, trigger_level=trigger_level)
-        if front.numel() == 0:
-            return front
-        return vad(front.flip(-1), sample_rate, trigger_level=trigger_level).flip(-1)
-    if method != "energy":
-        raise ValueError(f"trim method must be 'energy', 'sox' or 'none', got {method!r}")
-    frame = max(1, round(0.025 * sample_rate))
-    hop = max(1, round(0.010 * sample_rate))
-    if wav.shape[0] < frame:
-        padded = torch.nn.functional.pad(wav, (0, frame - wav.shape[0]))
-    else:
-        padded = wav
-    power = padded.unfold(0, frame, hop).pow(2).mean(dim=1)
-    level = 10 * torch.log10(power.clamp_min(1e-20))
-    threshold = max(float(level.max()) - top_db, floor_db)
-    speech = torch.nonzero(level > threshold).flatten()
-    if speech.numel() == 0:
-        return wav[:0]
-    margin = round(margin_seconds * sample_rate)
-    start = max(0, int(speech[0]) * hop - margin)
-    end = min(wav.shape[0], int(speech[-1]) * hop + frame + margin)
-    return wav[start:end]
-
-
 def _load_source(source: AudioSource, sample_rate: int, index: int) -> tuple[Tensor, str]:
-    """Mono float32 ``(samples,)`` at ``sample_rate`` and a name for messages."""
-    if isinstance(source, (str, os.PathLike)):
-        return load_mono(source, sample_rate), str(source)
-    rate = sample_rate
-    if isinstance(source, tuple):
-        source, rate = source
-    wav = torch.as_tensor(source).float()
-    if wav.dim() == 2:
-        wav = wav.mean(dim=0)  # (channels, samples) -> mono
-    if wav.dim() != 1:
-        raise MatchingSetError(f"<waveform {index}>: expected (samples,) or (channels, samples), "
-                               f"got shape {tuple(wav.shape)}")
-    return resample_tensor(wav, int(rate), sample_rate), f"<waveform {index}>"
+    """Mono float32 ``(samples,)`` at ``sample_rate`` and a name for messages; a bare
+    waveform is taken to be at ``sample_rate`` (see :func:`synth.audio.load_input_audio`)."""
+    name = str(source) if isinstance(source, (str, os.PathLike)) else f"<waveform {index}>"
+    try:
+        wav, _ = load_input_audio(source, sample_rate, target_rate=sample_rate, what=name)
+    except AudioError as exc:
+        if isinstance(source, (str, os.PathLike)):
+            raise
+        raise MatchingSetError(str(exc)) from None
+    return torch.from_numpy(wav), name
 
 
 def build_matching_set(extractor: SSLFeatureExtractor, sources: Sequence[AudioSource],
@@ -222,7 +170,7 @@ def build_matching_set(extractor: SSLFeatureExtractor, sources: Sequence[AudioSo
             ``(waveform, sample_rate)`` pairs.
         layer: transformer layer (kNN-VC: 6 of WavLM-Large).
         trim: silence trimming at both ends: ``"energy"``, ``"sox"`` or ``"none"`` (see
-            :func:`trim_silence`).
+            :func:`synth.audio.trim_silence`).
         top_db: energy VAD threshold below the loudest frame (dB).
         batch_seconds: audio loaded at once; sources are read and extracted in groups of
             about this much (long files are still cut into windows by the extractor).
@@ -332,7 +280,7 @@ class KnnVCConfig:
         layer: transformer layer of the features (1-based).
         k: neighbours averaged per frame.
         trim: silence trimming of reference recordings: ``"energy"``, ``"sox"`` (as the
-            published kNN-VC) or ``"none"``; see :func:`trim_silence`.
+            published kNN-VC) or ``"none"``; see :func:`synth.audio.trim_silence`.
         top_db: energy VAD threshold below the loudest frame (dB).
         target_loudness: output loudness in LUFS (ITU-R BS.1770); ``None`` = no normalisation.
         vocoder_chunk_frames: frames vocoded per pass (memory stays bounded for long queries;

@@ -1,67 +1,68 @@
 """``Synthesizer``: the one object the app, the ``synth`` command and Python users share.
 
-It composes a frontend (audio, a mel file, text through the espeak-ng base voice, or source
-speech for voice conversion) with a vocoder and returns a :class:`SynthResult` (audio and
-sample rate)::
+It runs loaded parts - a frontend (audio, a mel file, text through the espeak-ng base voice,
+or source speech for voice conversion) and a vocoder - and returns a :class:`SynthResult`
+(audio and sample rate). The parts come from a :class:`synth.hub.ModelHub` (loaded once,
+shared, memory-bounded); what to use is a :class:`SynthConfig`; the mel vocoder can be chosen
+per call::
 
-    synth = Synthesizer()                                # hifigan-v3-ljspeech, device auto
+    synth = Synthesizer.from_pretrained()                # hifigan-v3-ljspeech, device auto
     synth.speak("Hello there.").save("hello.wav")        # base voice through the vocoder
+    synth.speak("Hello there.", vocoder="griffinlim")    # ... through another vocoder
     synth.speak("Hello there.", voice="me.pt")           # ... converted into a saved voice
     synth.resynthesize("in.wav")                         # audio -> mel -> vocoder
     synth.vocode("tacotron_mel.npy")                     # mel from another TTS system
     synth.convert("src.wav", ["ref1.wav", "ref2.wav"])   # kNN-VC voice conversion
 
-Models are named by registry name (see :mod:`synth.models`) or local path, loaded on first use
-and then kept; each is loaded once even when many threads ask at the same time, and every
-method may be called from several threads at once (inference keeps no state between calls).
+    hub = ModelHub(cache, device="cuda", max_bytes=4 << 30)   # or build the parts yourself
+    synth = Synthesizer(hub, SynthConfig(k=8, loudness=None))
 
-Mel vocoder choices (``vocoder=``):
-
-- a registry name or a checkpoint path (``config.json`` beside it, or ``vocoder_config=``);
-- ``"griffinlim"``: Griffin-Lim inversion of the mel (no weights, low quality); only when asked
-  for by name, never as a fallback;
-- ``"none"``: no mel vocoder; :meth:`Synthesizer.speak` then returns the base voice's own
-  audio, and resynthesis/vocoding raise :class:`PipelineError`.
+Mel vocoder choices (``SynthConfig.vocoder`` or ``vocoder=`` of a call): a registry name, a
+checkpoint path (``config.json`` beside it; ``vocoder_config`` for the configured one), a
+:class:`~synth.hub.ModelSpec`, a ready vocoder object, ``"griffinlim"`` (Griffin-Lim
+inversion of the mel: no weights, low quality; only when asked for by name, never as a
+fallback) or ``"none"`` (no mel vocoder: :meth:`Synthesizer.speak` then returns the base
+voice's own audio; resynthesis and vocoding raise :class:`PipelineError`).
 
 How ``speak`` uses the vocoders: the espeak-ng base voice makes 22.05 kHz audio; without a
 ``voice`` that audio is resampled to the mel vocoder's rate (not needed for the default,
 22.05 kHz) and goes through mel -> mel vocoder, so the vocoder chosen is the one heard. With a
 ``voice`` it goes through kNN-VC instead (WavLM features -> nearest neighbours in the voice's
 matching set -> the feature vocoder, 16 kHz); the mel vocoder is not involved.
+
+Every method may be called from several threads at once: inference keeps no state between
+calls, and the hub loads each model once.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections import OrderedDict
-from dataclasses import dataclass
+import weakref
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence, Union
+from typing import TYPE_CHECKING, Any, Sequence, Union
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from vocoder.audio import AUDIO_EXTENSIONS, AudioError, list_audio, load_audio, resample, save_wav
-from vocoder.config import AudioConfig, HiFiGANConfig
+from vocoder.audio import AudioError, resample, save_wav
 from vocoder.errors import InputError
-from vocoder.griffinlim import GriffinLimVocoder
 from vocoder.frames import load_npy
-from vocoder.inference import Vocoder, pick_device, pick_dtype, vocode
+from vocoder.inference import FrameVocoder, vocode
 
-from .defaults import (DEFAULT_EXTRACTOR, DEFAULT_MEL_VOCODER, DEFAULT_VC_VOCODER, GRIFFINLIM,
-                       NO_VOCODER)
-from .models import ModelCache, ModelUnavailableError
+from .audio import AudioInput, load_input_audio
+from .defaults import (DEFAULT_EXTRACTOR, DEFAULT_EXTRACTOR_ARCH, DEFAULT_MEL_VOCODER,
+                       DEFAULT_VC_VOCODER, GRIFFINLIM, NO_VOCODER)
+from .hub import ModelHub, ModelSpec
+from .voices import Voice, VoiceStore, is_saved_voice, reference_list
 
 if TYPE_CHECKING:  # only for annotations: synth.knnvc loads torchaudio's wav2vec2 models
     from .knnvc import KnnVC, MatchingSet
 
-MATCHING_SET_SUFFIXES = (".pt", ".pth")
-
-MelVocoder = Union[Vocoder, GriffinLimVocoder]
-AudioInput = Union[str, os.PathLike, np.ndarray, Tensor, tuple]
-Voice = Union[str, os.PathLike, "MatchingSet", Sequence[AudioInput], np.ndarray, Tensor]
+#: A mel vocoder as a call may choose it (``None``: the configured one).
+VocoderChoice = Union[str, os.PathLike, ModelSpec, FrameVocoder, None]
 
 
 class PipelineError(InputError):
@@ -88,314 +89,273 @@ class SynthResult:
         save_wav(path, self.audio, self.sample_rate)
 
 
-def audio_config_of(vocoder: MelVocoder) -> AudioConfig:
-    """The mel settings a mel vocoder takes."""
-    return vocoder.audio
+@dataclass(frozen=True)
+class SynthConfig:
+    """What a :class:`Synthesizer` uses (the models are named here and loaded by its hub).
+
+    Attributes:
+        vocoder: the default mel vocoder: registry name, checkpoint path, ``"griffinlim"``
+            or ``"none"``.
+        vocoder_config: config for a ``vocoder`` path (``config.json`` path or preset; default
+            ``config.json`` beside it); for ``"griffinlim"`` the mel settings to invert
+            (default: the published 22.05 kHz, 80-band settings).
+        vc_vocoder, vc_vocoder_config: feature vocoder for voice conversion and a config for
+            a path.
+        extractor: SSL feature extractor: registry name or weights path.
+        extractor_arch: architecture of an ``extractor`` path: a torchaudio bundle name or a
+            JSON file of factory arguments.
+        layer: feature layer for kNN-VC (default: the registry entry's, else 6).
+        k: neighbours averaged per frame in kNN-VC.
+        loudness: loudness of converted speech in LUFS (``None``: as it comes).
+        base_voice, speaking_rate: espeak-ng voice name and words per minute (80..450).
+        griffinlim_iters: Griffin-Lim iterations.
+        max_batch_frames: padded mel frames per vocoder call (``None``: 4000 on CPU, about
+            46 s of 22.05 kHz audio; 32000 on GPU).
+        max_batch_size: utterances per vocoder call.
+        chunk_frames: longer mels are vocoded in chunks of this many frames (same output).
+        voices_kept: matching sets made from files that are kept for reuse.
+    """
+
+    vocoder: str = DEFAULT_MEL_VOCODER
+    vocoder_config: str | None = None
+    vc_vocoder: str = DEFAULT_VC_VOCODER
+    vc_vocoder_config: str | None = None
+    extractor: str = DEFAULT_EXTRACTOR
+    extractor_arch: str = DEFAULT_EXTRACTOR_ARCH
+    layer: int | None = None
+    k: int = 4
+    loudness: float | None = -16.0
+    base_voice: str = "en-us"
+    speaking_rate: int = 175
+    griffinlim_iters: int = 32
+    max_batch_frames: int | None = None
+    max_batch_size: int = 64
+    chunk_frames: int = 2000
+    voices_kept: int = 8
+
+    def __post_init__(self) -> None:
+        for f in fields(self):  # paths are kept as strings
+            value = getattr(self, f.name)
+            if isinstance(value, os.PathLike):
+                object.__setattr__(self, f.name, os.fspath(value))
+
+    def validate(self) -> "SynthConfig":
+        """Check the settings; returns ``self``. Raises :class:`PipelineError` naming the
+        setting, the allowed values and the value given."""
+        checks = [("k", self.k >= 1, "at least 1"),
+                  ("layer", self.layer is None or self.layer >= 1, "at least 1 or None"),
+                  ("speaking_rate", 80 <= self.speaking_rate <= 450,
+                   "80..450 words per minute"),
+                  ("griffinlim_iters", self.griffinlim_iters >= 1, "at least 1"),
+                  ("max_batch_frames", self.max_batch_frames is None or self.max_batch_frames >= 1,
+                   "at least 1 or None"),
+                  ("max_batch_size", self.max_batch_size >= 1, "at least 1"),
+                  ("chunk_frames", self.chunk_frames >= 1, "at least 1"),
+                  ("voices_kept", self.voices_kept >= 0, "0 or more")]
+        for name, ok, allowed in checks:
+            if not ok:
+                raise PipelineError(f"{name} must be {allowed}, got {getattr(self, name)}")
+        return self
+
+    def vocoder_spec(self, choice: str | os.PathLike | ModelSpec | None = None
+                     ) -> ModelSpec | None:
+        """The spec of a mel vocoder choice (``None``: the configured one); ``None`` for
+        ``"none"``. The configured ``vocoder_config`` goes with the configured vocoder."""
+        if isinstance(choice, ModelSpec):
+            return choice
+        source = self.vocoder if choice is None else os.fspath(choice)
+        if source.strip().lower() == NO_VOCODER:
+            return None
+        config = self.vocoder_config if source == self.vocoder else None
+        if source.strip().lower() == GRIFFINLIM:
+            return ModelSpec.make("mel_vocoder", GRIFFINLIM, config, n_iter=self.griffinlim_iters)
+        return ModelSpec.make("mel_vocoder", source, config)
+
+    @property
+    def extractor_spec(self) -> ModelSpec:
+        return ModelSpec.make("feature_extractor", self.extractor, self.extractor_arch)
+
+    @property
+    def vc_vocoder_spec(self) -> ModelSpec:
+        return ModelSpec.make("feature_vocoder", self.vc_vocoder, self.vc_vocoder_config)
+
+    @property
+    def base_voice_spec(self) -> ModelSpec:
+        return ModelSpec.make("base_voice", self.base_voice, rate=self.speaking_rate)
 
 
 class Synthesizer:
     """Text, audio, mel files and voice conversion through HiFi-GAN vocoders.
 
     Args:
-        vocoder: mel vocoder: registry name, checkpoint path, ``"griffinlim"``, ``"none"``,
-            or a ready :class:`~vocoder.inference.Vocoder` / :class:`GriffinLimVocoder`.
-        vocoder_config: config for a checkpoint path (``config.json`` path or preset name;
-            default ``config.json`` beside it); for ``"griffinlim"`` the mel settings to invert
-            (default: the published 22.05 kHz, 80-band settings).
-        vc_vocoder: feature vocoder for voice conversion: registry name or checkpoint path.
-        vc_vocoder_config: config for a ``vc_vocoder`` path (default ``config.json`` beside it).
-        extractor: SSL feature extractor: registry name, weights path (architecture
-            ``extractor_arch``), or a ready ``synth.features.SSLFeatureExtractor``.
-        extractor_arch: architecture of an ``extractor`` given as a path.
-        layer: feature layer for kNN-VC (default: the registry entry's, else 6).
-        k: neighbours averaged per frame in kNN-VC.
-        target_loudness: loudness of converted speech in LUFS (``None``: unchanged).
-        device: ``auto`` (CUDA when present), ``cpu``, ``cuda``, ``cuda:N``.
-        dtype: ``float32``, ``bfloat16`` or ``float16`` (GPU) for the vocoders.
-        cache: model cache (default: from ``HIFISYNTH_HOME``/``HIFISYNTH_OFFLINE``).
-        base_voice, speaking_rate: espeak-ng voice name and words per minute.
-        griffinlim_iters: Griffin-Lim iterations.
-        max_batch_frames: padded mel frames per vocoder call (default 4000 on CPU, about
-            46 s of 22.05 kHz audio; 32000 on GPU).
-        max_batch_size: utterances per vocoder call.
-        chunk_frames: longer mels are vocoded in chunks of this many frames (same output).
+        hub: where the models come from (device, dtype, cache, memory bound).
+        config: which models and settings (default :class:`SynthConfig`).
+
+    Nothing is loaded here: each part is loaded by the hub when a method first needs it
+    (:meth:`load` loads them up front).
     """
 
-    def __init__(self, vocoder: str | os.PathLike | MelVocoder | None = DEFAULT_MEL_VOCODER, *,
-                 vocoder_config: str | os.PathLike | HiFiGANConfig | None = None,
-                 vc_vocoder: str | os.PathLike = DEFAULT_VC_VOCODER,
-                 vc_vocoder_config: str | os.PathLike | HiFiGANConfig | None = None,
-                 extractor: Any = DEFAULT_EXTRACTOR, extractor_arch: str = "WAVLM_LARGE",
-                 layer: int | None = None, k: int = 4, target_loudness: float | None = -16.0,
-                 device: str | torch.device = "auto", dtype: str | torch.dtype = "float32",
-                 cache: ModelCache | None = None, base_voice: str = "en-us",
-                 speaking_rate: int = 175, griffinlim_iters: int = 32,
-                 max_batch_frames: int | None = None, max_batch_size: int = 64,
-                 chunk_frames: int = 2000) -> None:
-        self.device = pick_device(device) if isinstance(device, str) else torch.device(device)
-        self.dtype = pick_dtype(dtype, self.device)
-        if k < 1:
-            raise PipelineError(f"k must be at least 1, got {k}")
-        if max_batch_size < 1 or chunk_frames < 1:
-            raise PipelineError("max_batch_size and chunk_frames must be at least 1")
-        self.vocoder_spec = NO_VOCODER if vocoder is None else vocoder
-        self.vocoder_config = vocoder_config
-        self.vc_vocoder_spec = vc_vocoder
-        self.vc_vocoder_config = vc_vocoder_config
-        self.extractor_spec = extractor
-        self.extractor_arch = extractor_arch
-        self.layer = layer
-        self.k = k
-        self.target_loudness = target_loudness
-        self.base_voice_name = base_voice
-        self.speaking_rate = speaking_rate
-        self.griffinlim_iters = griffinlim_iters
-        self.max_batch_frames = max_batch_frames or (32000 if self.device.type == "cuda" else 4000)
-        self.max_batch_size = max_batch_size
-        self.chunk_frames = chunk_frames
-        self._cache = cache
-        self._parts: dict[str, Any] = {}
-        self._locks = {name: threading.Lock()
-                       for name in ("cache", "vocoder", "mel", "espeak", "knnvc", "voices")}
-        self._voices: OrderedDict[tuple, MatchingSet] = OrderedDict()
-        self.max_cached_voices = 8
-        if isinstance(self.vocoder_spec, (Vocoder, GriffinLimVocoder)):
-            self._parts["vocoder"] = self.vocoder_spec
+    def __init__(self, hub: ModelHub, config: SynthConfig | None = None) -> None:
+        self.hub = hub
+        self.config = (config or SynthConfig()).validate()
+        self.max_batch_frames = self.config.max_batch_frames or (
+            32000 if hub.device.type == "cuda" else 4000)
+        self._voices = VoiceStore(self.config.voices_kept)
+        self._frontends: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._frontends_lock = threading.Lock()
 
-    # ------------------------------------------------------------------ loading, once each
+    @classmethod
+    def from_pretrained(cls, vocoder: str | os.PathLike = DEFAULT_MEL_VOCODER, *,
+                        device: str | torch.device = "auto", dtype: str = "float32",
+                        max_model_bytes: int | None = None, **settings: Any) -> "Synthesizer":
+        """A synthesizer over the model cache the environment names, like the ``synth``
+        command's (``HIFISYNTH_HOME``, default ``~/.cache/hifisynth``; ``HIFISYNTH_OFFLINE``;
+        ``HIFISYNTH_REGISTRY``): registry models are downloaded on first use.
 
-    def _once(self, name: str, build: Callable[[], Any]) -> Any:
-        """The component ``name``, built on first use under its lock (one build per object)."""
-        part = self._parts.get(name)
-        if part is not None:
-            return part
-        with self._locks[name]:
-            part = self._parts.get(name)
-            if part is None:
-                part = build()
-                self._parts[name] = part
-            return part
+        Args:
+            vocoder: the default mel vocoder (see :class:`SynthConfig`).
+            device, dtype, max_model_bytes: the hub's (see :class:`synth.hub.ModelHub`).
+            settings: other :class:`SynthConfig` fields (``k=8``, ``loudness=None``...).
+        """
+        hub = ModelHub.from_env(device=device, dtype=dtype, max_bytes=max_model_bytes)
+        return cls(hub, SynthConfig(vocoder=os.fspath(vocoder), **settings))
 
     @property
-    def cache(self) -> ModelCache:
-        return self._once("cache", lambda: self._cache or ModelCache.from_env())
+    def device(self) -> torch.device:
+        return self.hub.device
 
     @property
-    def has_mel_vocoder(self) -> bool:
-        """False for ``vocoder="none"``."""
-        return not (isinstance(self.vocoder_spec, str) and self.vocoder_spec.lower() == NO_VOCODER)
+    def dtype(self) -> torch.dtype:
+        return self.hub.dtype
 
-    @property
-    def vocoder_name(self) -> str:
-        spec = self.vocoder_spec
-        if isinstance(spec, GriffinLimVocoder):
-            return GRIFFINLIM
-        if isinstance(spec, Vocoder):
-            return "vocoder object"
-        return os.fspath(spec)
+    # ------------------------------------------------------------------ parts
 
-    @property
-    def mel_vocoder(self) -> MelVocoder:
-        """The mel vocoder, loaded on first use.
+    def has_mel_vocoder(self, vocoder: VocoderChoice = None) -> bool:
+        """False for ``"none"`` (the configured vocoder, or the one given)."""
+        if vocoder is not None and not isinstance(vocoder, (str, os.PathLike, ModelSpec)):
+            return True  # a ready vocoder object
+        return self.config.vocoder_spec(vocoder) is not None
+
+    def mel_vocoder(self, vocoder: VocoderChoice = None) -> FrameVocoder:
+        """The mel vocoder for a choice (``None``: the configured one), loaded on first use.
 
         Raises:
-            PipelineError: ``vocoder="none"``, or the model is not a mel vocoder.
+            PipelineError: ``"none"``.
+            ModelKindError: a registry model or file that is not a mel vocoder.
             ModelError: not found, not cached and not downloadable (the message says how to
-                get it, and names ``griffinlim`` as the weight-free alternative).
+                place the file).
         """
-        if not self.has_mel_vocoder:
-            raise PipelineError("no mel vocoder is selected (vocoder 'none'): choose one, e.g. "
-                                f"'{DEFAULT_MEL_VOCODER}' or 'griffinlim', to resynthesise or "
+        if vocoder is not None and not isinstance(vocoder, (str, os.PathLike, ModelSpec)):
+            return vocoder
+        spec = self.config.vocoder_spec(vocoder)
+        if spec is None:
+            raise PipelineError(f"no mel vocoder is selected ('{NO_VOCODER}'): choose one, e.g. "
+                                f"'{DEFAULT_MEL_VOCODER}' or '{GRIFFINLIM}', to resynthesise or "
                                 "vocode mels")
-        return self._once("vocoder", self._load_mel_vocoder)
+        return self.hub.load(spec)
 
-    def _load_mel_vocoder(self) -> MelVocoder:
-        spec = self.vocoder_spec
-        if isinstance(spec, str) and spec.lower() == GRIFFINLIM:
-            audio = AudioConfig()
-            if self.vocoder_config is not None:
-                audio = _config(self.vocoder_config).audio
-            return GriffinLimVocoder(audio, n_iter=self.griffinlim_iters, device=self.device)
-        self._check_kind(spec, "mel_vocoder")
-        try:
-            resolved = self.cache.resolve_model(spec)
-        except ModelUnavailableError as exc:
-            raise type(exc)(f"{str(exc).rstrip('.')}. Without it, the Griffin-Lim vocoder works "
-                            "with no download (lower quality): --vocoder griffinlim, or "
-                            "Synthesizer(vocoder='griffinlim').") from None
-        if resolved.entry is not None:
-            config: Any = resolved.entry.hifigan_config()
-        else:
-            config = self.vocoder_config
-        voc = Vocoder.from_checkpoint(resolved.path, config, device=self.device, dtype=self.dtype)
-        if voc.config.is_feature_vocoder:
-            raise PipelineError(f"{resolved.path}: a feature-input (kNN-VC) vocoder cannot vocode "
-                                "mels; use it for voice conversion (--vc-vocoder)")
-        return voc
+    def sample_rate_of(self, vocoder: VocoderChoice = None) -> int:
+        """Output rate of a mel vocoder choice (of the base voice for ``"none"``)."""
+        if not self.has_mel_vocoder(vocoder):
+            return int(self.espeak.sample_rate)
+        return self.mel_vocoder(vocoder).sample_rate
 
-    def _mel_frontend(self):
+    @property
+    def sample_rate(self) -> int:
+        """Output rate of the configured mel vocoder (of the base voice with ``"none"``)."""
+        return self.sample_rate_of(None)
+
+    def mel_frontend(self, vocoder: VocoderChoice = None):
+        """The :class:`vocoder.mel.MelSpectrogram` that makes the mels ``vocoder`` takes."""
         from vocoder.mel import MelSpectrogram
 
-        return self._once("mel", lambda: MelSpectrogram(audio_config_of(self.mel_vocoder))
-                          .to(self.device))
+        voc = self.mel_vocoder(vocoder)
+        with self._frontends_lock:
+            frontend = self._frontends.get(voc)
+            if frontend is None:
+                frontend = self._frontends[voc] = MelSpectrogram(voc.audio).to(self.device)
+            return frontend
 
     @property
     def espeak(self):
-        """The espeak-ng base voice (:class:`synth.text.EspeakVoice`), loaded on first use."""
-        from .text import EspeakVoice
-
-        return self._once("espeak", lambda: EspeakVoice(voice=self.base_voice_name,
-                                                        rate=self.speaking_rate))
+        """The espeak-ng base voice (:class:`synth.text.EspeakVoice`)."""
+        return self.hub.load(self.config.base_voice_spec)
 
     @property
     def knnvc(self) -> "KnnVC":
-        """The kNN-VC converter (feature extractor + feature vocoder), loaded on first use."""
-        return self._once("knnvc", self._load_knnvc)
-
-    def _load_knnvc(self) -> "KnnVC":
-        from .features import KNNVC_LAYER, SSLFeatureExtractor, load_extractor
+        """The kNN-VC converter (feature extractor + feature vocoder, with ``k``, ``layer`` and
+        ``loudness`` from the config). Both models are fetched first, so when both are
+        missing the error names both."""
+        from .features import KNNVC_LAYER
         from .knnvc import KnnVC, KnnVCConfig
-        from vocoder.checkpoint import load_generator
+        from .loaders import default_layer
 
-        layer = self.layer
-        spec = self.extractor_spec
-        if isinstance(spec, SSLFeatureExtractor):
-            extractor = spec.to(self.device)
-        else:
-            self._check_kind(spec, "feature_extractor")
-            resolved = self.cache.resolve_model(spec)
-            if resolved.entry is not None:
-                arch, name, entry_layer = resolved.entry.extractor_architecture()
-                layer = entry_layer if layer is None else layer
-            else:
-                arch, name = self.extractor_arch, self.extractor_arch.upper()
-            extractor = load_extractor(arch, resolved.path, name=name, device=self.device)
-        self._check_kind(self.vc_vocoder_spec, "feature_vocoder")
-        resolved = self.cache.resolve_model(self.vc_vocoder_spec)
-        if resolved.entry is not None:
-            config: Any = resolved.entry.hifigan_config()
-        else:
-            config = self.vc_vocoder_config
-        generator, gen_config = load_generator(resolved.path, config)
-        if not gen_config.is_feature_vocoder:
-            raise PipelineError(f"{resolved.path}: a mel vocoder cannot do voice conversion; "
-                                "give a feature-input (kNN-VC) vocoder")
-        generator = generator.to(self.device, self.dtype).requires_grad_(False)
-        knn_config = KnnVCConfig(layer=layer or KNNVC_LAYER, k=self.k,
-                                 target_loudness=self.target_loudness)
+        extractor_spec, vocoder_spec = self.config.extractor_spec, self.config.vc_vocoder_spec
+        self.hub.fetch([extractor_spec, vocoder_spec])  # kinds checked first, then files
+        extractor = self.hub.load(extractor_spec)
+        generator = self.hub.load(vocoder_spec)
+        layer = self.config.layer or default_layer(self.hub, extractor_spec) or KNNVC_LAYER
+        settings = KnnVCConfig(layer=layer, k=self.config.k, target_loudness=self.config.loudness)
         try:
-            return KnnVC(extractor, generator, config=knn_config)
+            return KnnVC(extractor, generator, config=settings)
         except ValueError as exc:  # layer out of range, feature sizes that do not match
             raise PipelineError(f"voice conversion models do not fit together: {exc}") from None
 
-    def _check_kind(self, spec: Any, kind: str) -> None:
-        """Refuse a registry model of the wrong kind before anything is downloaded."""
-        if not isinstance(spec, str) or spec not in self.cache.registry:
-            return
-        entry = self.cache.registry.get(spec)
-        if entry.kind != kind:
-            use = {"feature_vocoder": " (a voice-conversion vocoder: use it as --vc-vocoder)",
-                   "mel_vocoder": " (use it as --vocoder)",
-                   "feature_extractor": " (use it as --extractor)"}[entry.kind]
-            raise PipelineError(f"model '{spec}' is a {entry.kind.replace('_', ' ')}, not a "
-                                f"{kind.replace('_', ' ')}{use}")
-
-    def load(self, *parts: str) -> "Synthesizer":
-        """Load components now instead of on first use: ``"vocoder"``, ``"espeak"``,
-        ``"knnvc"`` (default: the vocoder and the base voice). Returns ``self``."""
+    def load(self, *parts: str, vocoder: VocoderChoice = None) -> "Synthesizer":
+        """Load parts now instead of on first use: ``"vocoder"`` (the configured one, or
+        ``vocoder``), ``"espeak"``, ``"knnvc"`` (default: the vocoder and the base voice).
+        Returns ``self``."""
         for part in parts or ("vocoder", "espeak"):
             if part == "vocoder":
-                if self.has_mel_vocoder:
-                    self._mel_frontend()
+                if self.has_mel_vocoder(vocoder):
+                    self.mel_frontend(vocoder)
             elif part == "espeak":
                 self.espeak  # noqa: B018 - loads it
             elif part == "knnvc":
                 self.knnvc  # noqa: B018
             else:
-                raise PipelineError(f"unknown component {part!r}: vocoder, espeak or knnvc")
+                raise PipelineError(f"unknown part {part!r}: vocoder, espeak or knnvc")
         return self
 
     def describe(self) -> dict[str, Any]:
-        """What is selected and what is loaded (for a UI or a log)."""
+        """What is configured and which of its parts are loaded (for a UI or a log)."""
+        held = self.hub.is_held
+        spec = self.config.vocoder_spec()
+        loaded = [name for name, ok in (
+            ("vocoder", spec is not None and held(spec)),
+            ("espeak", held(self.config.base_voice_spec)),
+            ("knnvc", held(self.config.extractor_spec) and held(self.config.vc_vocoder_spec)))
+            if ok]
         return {"device": str(self.device), "dtype": str(self.dtype).removeprefix("torch."),
-                "vocoder": self.vocoder_name, "vc_vocoder": os.fspath(self.vc_vocoder_spec),
-                "extractor": (self.extractor_spec if isinstance(self.extractor_spec, str)
-                              else type(self.extractor_spec).__name__),
-                "loaded": sorted(k for k in self._parts if k != "cache")}
-
-    @property
-    def sample_rate(self) -> int:
-        """Output rate of the mel vocoder (of the base voice with ``vocoder="none"``)."""
-        if not self.has_mel_vocoder:
-            return int(self.espeak.sample_rate)
-        return audio_config_of(self.mel_vocoder).sampling_rate
+                "vocoder": self.config.vocoder, "vc_vocoder": self.config.vc_vocoder,
+                "extractor": self.config.extractor, "loaded": loaded,
+                "model_bytes": self.hub.nbytes}
 
     # ------------------------------------------------------------------ building blocks
 
-    def load_input_audio(self, audio: AudioInput, sample_rate: int | None, target_rate: int,
-                         what: str = "audio") -> np.ndarray:
-        """Mono float32 ``(samples,)`` at ``target_rate``.
-
-        ``audio`` is a file path, an array or tensor with ``sample_rate``, or a tuple
-        ``(waveform, sample_rate)`` (Gradio's ``(sample_rate, waveform)`` order works too).
-        Float samples are taken as they are ([-1, 1]); integer PCM (int16, int32, uint8) is
-        scaled to [-1, 1]. A 2-D array is ``(samples, channels)`` or ``(channels, samples)``,
-        whichever axis is at most 8 long, and its channels are averaged.
-        """
-        if isinstance(audio, (str, os.PathLike)):
-            wav, _ = load_audio(audio, sample_rate=target_rate)
-            return wav
-        if isinstance(audio, tuple):
-            if len(audio) != 2:
-                raise PipelineError(f"{what}: a tuple must be (waveform, sample_rate)")
-            audio, sample_rate = audio
-            if isinstance(audio, (int, np.integer)) and not isinstance(sample_rate, (int, np.integer)):
-                audio, sample_rate = sample_rate, audio  # (sample_rate, waveform)
-        if sample_rate is None:
-            raise PipelineError(f"{what}: a waveform needs its sample rate (sample_rate=...)")
-        if int(sample_rate) <= 0:
-            raise PipelineError(f"{what}: sample rate must be positive, got {sample_rate}")
-        wav = audio.detach().cpu().numpy() if isinstance(audio, Tensor) else np.asarray(audio)
-        if np.issubdtype(wav.dtype, np.integer):
-            wav = _pcm_to_float(wav, what)
-        elif not np.issubdtype(wav.dtype, np.floating):
-            raise PipelineError(f"{what}: expected float or integer PCM samples, got {wav.dtype}")
-        if wav.ndim == 2:
-            if 1 in wav.shape:
-                wav = wav.reshape(-1)
-            elif min(wav.shape) <= 8:
-                wav = wav.mean(axis=int(np.argmin(wav.shape)))
-        if wav.ndim != 1:
-            raise PipelineError(f"{what}: expected mono audio (samples,) or a few channels, got "
-                                f"shape {tuple(wav.shape)}")
-        if wav.size == 0:
-            raise PipelineError(f"{what}: audio has no samples")
-        if not np.isfinite(wav).all():
-            raise PipelineError(f"{what}: audio contains NaN or infinite samples")
-        return resample(wav.astype(np.float32), int(sample_rate), target_rate)
-
-    def mel(self, wav: np.ndarray | Tensor, what: str = "audio") -> Tensor:
+    def mel(self, wav: np.ndarray | Tensor, what: str = "audio", *,
+            vocoder: VocoderChoice = None) -> Tensor:
         """Log-mel ``(num_mels, samples // hop)`` of mono audio at the vocoder's rate."""
-        frontend = self._mel_frontend()
+        frontend = self.mel_frontend(vocoder)
         x = torch.as_tensor(wav, dtype=torch.float32)
         if x.shape[-1] <= frontend.pad:
-            seconds = (frontend.pad + 1) / self.sample_rate
+            seconds = (frontend.pad + 1) / self.mel_vocoder(vocoder).sample_rate
             raise PipelineError(f"{what}: too short: {x.shape[-1]} samples; the mel frontend needs "
                                 f"more than {frontend.pad} ({seconds * 1000:.0f} ms)")
         with torch.inference_mode():
             return frontend(x.to(self.device))
 
-    def vocode_frames(self, mels: Sequence[np.ndarray | Tensor], *,
+    def vocode_frames(self, mels: Sequence[np.ndarray | Tensor], *, vocoder: VocoderChoice = None,
                       max_batch_size: int | None = None,
                       max_batch_frames: int | None = None) -> list[np.ndarray]:
         """Mels ``(num_mels, T_i)`` -> waveforms ``(T_i * hop,)``, in length-grouped padded
         batches whose output equals one-by-one vocoding (see :mod:`vocoder.chunking`).
-        The limits default to the synthesizer's."""
-        voc = self.mel_vocoder
+        The limits default to the config's."""
+        voc = self.mel_vocoder(vocoder)
         frames = [voc.check_frames(m, f"mel {i}")[0] for i, m in enumerate(mels)]
-        wavs = vocode(voc, frames, exact=False, chunk_frames=self.chunk_frames,
+        wavs = vocode(voc, frames, exact=False, chunk_frames=self.config.chunk_frames,
                       max_batch_frames=max_batch_frames or self.max_batch_frames,
-                      max_batch_size=max_batch_size or self.max_batch_size)
+                      max_batch_size=max_batch_size or self.config.max_batch_size)
         return [w.cpu().numpy() for w in wavs]
 
     def base_speech(self, text: str) -> tuple[np.ndarray, int]:
@@ -412,33 +372,40 @@ class Synthesizer:
 
     # ------------------------------------------------------------------ the four paths
 
-    def resynthesize(self, audio: AudioInput, sample_rate: int | None = None) -> SynthResult:
+    def resynthesize(self, audio: AudioInput, sample_rate: int | None = None, *,
+                     vocoder: VocoderChoice = None) -> SynthResult:
         """Copy synthesis: audio -> mel -> vocoder, at the vocoder's sample rate.
 
         Args:
-            audio: file path, mono waveform (with ``sample_rate``), or ``(waveform, rate)``;
-                resampled to the vocoder's rate when needed.
+            audio: any input :func:`synth.audio.load_input_audio` takes (file path, waveform
+                with ``sample_rate``, ``(waveform, rate)``); resampled to the vocoder's rate.
+            vocoder: the mel vocoder (default: the configured one).
 
         Returns ``floor(samples / hop) * hop`` samples (the mel has ``samples // hop`` frames).
         """
-        return self.resynthesize_many([audio], sample_rate)[0]
+        return self.resynthesize_many([audio], sample_rate, vocoder=vocoder)[0]
 
-    def resynthesize_many(self, audios: Sequence[AudioInput],
-                          sample_rate: int | None = None) -> list[SynthResult]:
+    def resynthesize_many(self, audios: Sequence[AudioInput], sample_rate: int | None = None, *,
+                          vocoder: VocoderChoice = None) -> list[SynthResult]:
         """:meth:`resynthesize` for many inputs, vocoded in batches."""
-        sr = self.sample_rate
-        mels = [self.mel(self.load_input_audio(a, sample_rate, sr, _label(a, i)), _label(a, i))
-                for i, a in enumerate(audios)]
-        return [SynthResult(w, sr) for w in self.vocode_frames(mels)]
+        rate = self.mel_vocoder(vocoder).sample_rate
+        mels = []
+        for i, audio in enumerate(audios):
+            label = _label(audio, i)
+            wav, _ = load_input_audio(audio, sample_rate, target_rate=rate, what=label)
+            mels.append(self.mel(wav, label, vocoder=vocoder))
+        return [SynthResult(w, rate) for w in self.vocode_frames(mels, vocoder=vocoder)]
 
-    def vocode(self, mel: np.ndarray | Tensor | str | os.PathLike) -> SynthResult:
+    def vocode(self, mel: np.ndarray | Tensor | str | os.PathLike, *,
+               vocoder: VocoderChoice = None) -> SynthResult:
         """A log-mel from another TTS system -> waveform.
 
         Args:
             mel: ``(num_mels, frames)`` or ``(1, num_mels, frames)`` array, or a ``.npy`` file
                 of one, made with the vocoder's mel settings (natural log, floor 1e-5).
+            vocoder: the mel vocoder (default: the configured one).
         """
-        voc = self.mel_vocoder
+        voc = self.mel_vocoder(vocoder)
         source = "mel"
         if isinstance(mel, (str, os.PathLike)):
             source = os.fspath(mel)
@@ -450,45 +417,51 @@ class Synthesizer:
             hint = (" (it looks transposed: give (num_mels, frames))"
                     if len(shape) == 2 and shape[1] == voc.input_channels else "")
             raise PipelineError(f"{exc}{hint}") from None
-        return SynthResult(self.vocode_frames([frames[0]])[0], self.sample_rate)
+        return SynthResult(self.vocode_frames([frames[0]], vocoder=voc)[0], voc.sample_rate)
 
-    def speak(self, text: str, voice: Voice | None = None, *, k: int | None = None) -> SynthResult:
+    def speak(self, text: str, voice: Voice | None = None, *, vocoder: VocoderChoice = None,
+              k: int | None = None) -> SynthResult:
         """Text -> speech: normalisation, espeak-ng base voice, sentences joined with pauses;
-        then the mel vocoder, or with ``voice`` (reference audio, a list of clips, or a saved
-        matching set) kNN-VC into that voice. See the module docstring."""
+        then the mel ``vocoder``, or with ``voice`` (reference audio, a list of clips, or a
+        saved matching set) kNN-VC into that voice. See the module docstring."""
         if voice is None:
-            return self.speak_many([text])[0]
+            return self.speak_many([text], vocoder=vocoder)[0]
         base, sr = self.base_speech(text)
         return self.convert((base, sr), voice, k=k)
 
-    def speak_many(self, texts: Sequence[str]) -> list[SynthResult]:
+    def speak_many(self, texts: Sequence[str], *, vocoder: VocoderChoice = None
+                   ) -> list[SynthResult]:
         """Base-voice speech for many texts, vocoded in batches (no voice conversion)."""
         spoken = [self.base_speech(t) for t in texts]
-        if not self.has_mel_vocoder:
+        if not self.has_mel_vocoder(vocoder):
             return [SynthResult(a, sr) for a, sr in spoken]
-        rate = self.sample_rate
-        mels = [self.mel(resample(a, sr, rate), f"text {i}") for i, (a, sr) in enumerate(spoken)]
-        return [SynthResult(w, rate) for w in self.vocode_frames(mels)]
+        rate = self.mel_vocoder(vocoder).sample_rate
+        mels = [self.mel(resample(a, sr, rate), f"text {i}", vocoder=vocoder)
+                for i, (a, sr) in enumerate(spoken)]
+        return [SynthResult(w, rate) for w in self.vocode_frames(mels, vocoder=vocoder)]
 
     def convert(self, source: AudioInput, voice: Voice, *, k: int | None = None,
                 sample_rate: int | None = None) -> SynthResult:
         """Voice conversion (kNN-VC): ``source`` speech spoken in ``voice``.
 
         Args:
-            source: file path, waveform with ``sample_rate``, or ``(waveform, rate)``.
+            source: any input :func:`synth.audio.load_input_audio` takes.
             voice: reference clip path(s) or waveforms, a folder of clips, a saved matching set
                 (``.pt``), or a ``MatchingSet``.
-            k: neighbours per frame (default: the synthesizer's ``k``).
+            k: neighbours per frame (default: the config's ``k``).
 
         Returns audio at the feature vocoder's rate (16 kHz for kNN-VC), loudness-normalised
-        to ``target_loudness``.
+        to the config's ``loudness``.
         """
         vc = self.knnvc
         matching_set = self.load_voice(voice)
-        wav = self.load_input_audio(source, sample_rate, vc.extractor.sample_rate, _label(source, 0))
+        wav, _ = load_input_audio(source, sample_rate, target_rate=vc.extractor.sample_rate,
+                                  what=_label(source, 0))
         try:
-            out = vc.convert(torch.from_numpy(wav), matching_set, k=k or self.k)
+            out = vc.convert(torch.from_numpy(wav), matching_set, k=k or self.config.k)
         except ValueError as exc:
+            if isinstance(exc, InputError):
+                raise
             raise PipelineError(str(exc)) from None
         return SynthResult(np.asarray(out, dtype=np.float32), vc.sample_rate)
 
@@ -498,15 +471,15 @@ class Synthesizer:
         """A matching set (the target voice) from reference clips: paths, a folder of clips,
         waveforms at the extractor's rate, or ``(waveform, rate)`` tuples."""
         vc = self.knnvc
-        sources = self._reference_list(references)
+        rate = vc.extractor.sample_rate
         prepared = [s if isinstance(s, (str, os.PathLike))
-                    else torch.from_numpy(self.load_input_audio(s, None, vc.extractor.sample_rate,
-                                                                f"reference {i}"))
-                    for i, s in enumerate(sources)]
+                    else torch.from_numpy(load_input_audio(s, None, target_rate=rate,
+                                                           what=f"reference {i}")[0])
+                    for i, s in enumerate(reference_list(references))]
         try:
             return vc.build_matching_set(prepared)
         except ValueError as exc:
-            if isinstance(exc, AudioError):
+            if isinstance(exc, (AudioError, InputError)):
                 raise
             raise PipelineError(str(exc)) from None
 
@@ -519,60 +492,17 @@ class Synthesizer:
 
     def load_voice(self, voice: Voice) -> "MatchingSet":
         """The matching set for ``voice`` (see :meth:`convert`). File-based voices are kept
-        (up to ``max_cached_voices``), keyed by path, size and modification time."""
+        (up to ``voices_kept``), keyed by path, size and modification time."""
         from .knnvc import MatchingSet
 
         vc = self.knnvc
         if isinstance(voice, MatchingSet):
             return voice
-        key = _voice_key(voice)
-        if key is not None:
-            with self._locks["voices"]:
-                if key in self._voices:
-                    self._voices.move_to_end(key)
-                    return self._voices[key]
-        if isinstance(voice, (str, os.PathLike)) and Path(voice).suffix.lower() in MATCHING_SET_SUFFIXES:
-            result = MatchingSet.load(voice, model=vc.extractor.name, layer=vc.config.layer,
-                                      dim=vc.extractor.dim)
-        else:
-            result = self.make_voice(voice)
-        if key is not None:
-            with self._locks["voices"]:
-                self._voices[key] = result
-                while len(self._voices) > self.max_cached_voices:
-                    self._voices.popitem(last=False)
-        return result
-
-    def _reference_list(self, references: Any) -> list[AudioInput]:
-        if isinstance(references, (str, os.PathLike)):
-            path = Path(references)
-            if path.is_dir():
-                clips = list_audio(path)
-                if not clips:
-                    raise PipelineError(f"{path}: no audio files in the voice folder")
-                return list(clips)
-            if not path.exists():
-                raise PipelineError(f"{path}: voice not found (expected reference audio "
-                                    f"({', '.join(AUDIO_EXTENSIONS)}), a folder of clips or a "
-                                    "saved voice .pt)")
-            if path.suffix.lower() not in AUDIO_EXTENSIONS:
-                raise PipelineError(f"{path}: not a voice: expected reference audio "
-                                    f"({', '.join(AUDIO_EXTENSIONS)}) or a saved voice (.pt)")
-            return [path]
-        if isinstance(references, (np.ndarray, Tensor)) or (
-                isinstance(references, tuple) and len(references) == 2
-                and isinstance(references[1], (int, np.integer))):
-            return [references]
-        refs = list(references)
-        if not refs:
-            raise PipelineError("no reference audio given for the voice")
-        out: list[AudioInput] = []
-        for ref in refs:
-            if isinstance(ref, (str, os.PathLike)):
-                out.extend(self._reference_list(ref))
-            else:
-                out.append(ref)
-        return out
+        settings = (vc.extractor.name, vc.config.layer)
+        if is_saved_voice(voice):
+            return self._voices.get(voice, settings, lambda: MatchingSet.load(
+                voice, model=vc.extractor.name, layer=vc.config.layer, dim=vc.extractor.dim))
+        return self._voices.get(voice, settings, lambda: self.make_voice(voice))
 
 
 def load_mel_file(path: str | os.PathLike) -> np.ndarray:
@@ -585,53 +515,9 @@ def load_mel_file(path: str | os.PathLike) -> np.ndarray:
         raise PipelineError(str(exc)) from None
 
 
-def _pcm_to_float(wav: np.ndarray, what: str) -> np.ndarray:
-    """Integer PCM -> float in [-1, 1] (int16 / 32768, uint8 centred on 128, ...)."""
-    kind = np.iinfo(wav.dtype)
-    if kind.min == 0:  # unsigned: 8-bit WAV style, centred on the middle value
-        half = (kind.max + 1) / 2
-        return ((wav.astype(np.float64) - half) / half).astype(np.float32)
-    if kind.bits > 32:
-        raise PipelineError(f"{what}: {wav.dtype} samples are not a PCM format; give float "
-                            "samples in [-1, 1] or int16/int32")
-    return (wav.astype(np.float64) / -kind.min).astype(np.float32)
-
-
-def _config(value: str | os.PathLike | HiFiGANConfig) -> HiFiGANConfig:
-    from vocoder.checkpoint import resolve_config
-
-    return resolve_config("", value)[0]
-
-
 def _label(audio: Any, index: int) -> str:
     return os.fspath(audio) if isinstance(audio, (str, os.PathLike)) else f"audio {index}"
 
 
-def _voice_key(voice: Any) -> tuple | None:
-    """A cache key for file-based voices (path, size, mtime of each file); else ``None``."""
-    paths: list[Path] = []
-    if isinstance(voice, (str, os.PathLike)):
-        paths = [Path(voice)]
-    elif isinstance(voice, (list, tuple)) and voice and all(
-            isinstance(v, (str, os.PathLike)) for v in voice):
-        paths = [Path(v) for v in voice]
-    else:
-        return None
-    key = []
-    for p in paths:
-        try:
-            if p.is_dir():
-                files = list_audio(p)
-            else:
-                files = [p]
-            for f in files:
-                st = f.stat()
-                key.append((str(f.resolve()), st.st_size, st.st_mtime_ns))
-        except OSError:
-            return None
-    return tuple(key)
-
-
-__all__ = ["AudioInput", "DEFAULT_EXTRACTOR", "DEFAULT_MEL_VOCODER", "DEFAULT_VC_VOCODER",
-           "GRIFFINLIM", "MelVocoder", "NO_VOCODER", "PipelineError", "SynthResult",
-           "Synthesizer", "Voice", "audio_config_of", "load_mel_file"]
+__all__ = ["PipelineError", "SynthConfig", "SynthResult", "Synthesizer", "VocoderChoice",
+           "load_mel_file"]

@@ -25,6 +25,8 @@ import numpy as np
 
 from vocoder.errors import HifisynthError, InputError
 
+from .audio import trim_silence
+
 
 class TextError(InputError):
     """Text that cannot be spoken (empty after normalisation, ...)."""
@@ -575,7 +577,7 @@ class EspeakVoice:
         pieces: list[np.ndarray] = [np.zeros(int(round(edge_silence * sr)), np.float32)]
         spoken = 0
         for sentence in sentences:
-            audio = trim_silence(self.synthesize(sentence.text))
+            audio = trim_silence(self.synthesize(sentence.text), sr, "threshold")
             if audio.size:
                 spoken += 1
                 pieces.append(audio)
@@ -586,17 +588,6 @@ class EspeakVoice:
                             if not sentences else f"nothing to speak in {text[:60]!r}")
         pieces.append(np.zeros(int(round(edge_silence * sr)), np.float32))
         return np.concatenate(pieces), sr
-
-
-def trim_silence(audio: np.ndarray, threshold: float = 1e-3, margin: int = 0) -> np.ndarray:
-    """Drop leading and trailing samples whose magnitude is below ``threshold``
-    (keeping ``margin`` samples on each side)."""
-    loud = np.flatnonzero(np.abs(audio) >= threshold)
-    if loud.size == 0:
-        return audio[:0]
-    start = max(0, loud[0] - margin)
-    end = min(audio.size, loud[-1] + 1 + margin)
-    return audio[start:end]
 
 
 def speak(text: str, voice: str = "en-us", rate: int = 175, **kwargs) -> tuple[np.ndarray, int]:

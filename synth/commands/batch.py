@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
 
     from synth.batch import (BatchRunner, BatchSummary, default_summary_path, parse_shard,
                              read_manifest, shard_from_env, shard_items)
-    from synth.cli import CommandError
+    from synth.cli import CommandError, error_line
 
     if args.batch_size < 1:
         raise CommandError(f"--batch-size must be at least 1, got {args.batch_size}")
@@ -71,11 +71,12 @@ def run(args: argparse.Namespace) -> int:
     items = shard_items(read_manifest(args.manifest), *shard)
     synth = make_synthesizer(args)
     summary = BatchSummary(manifest=str(args.manifest), output_dir=str(out_dir), shard=shard,
-                           settings={"vocoder": synth.vocoder_name, "device": str(synth.device),
+                           settings={"vocoder": synth.config.vocoder, "device": str(synth.device),
                                      "dtype": str(synth.dtype).removeprefix("torch."),
                                      "batch_size": args.batch_size})
     runner = BatchRunner(synth, out_dir, batch_size=args.batch_size, overwrite=args.overwrite,
-                         progress=not args.quiet)
+                         progress=not args.quiet,
+                         explain=lambda exc: error_line(exc).removeprefix("synth: error: "))
     runner.run(items, summary)
     path = Path(args.summary) if args.summary else default_summary_path(out_dir, shard)
     summary.save(path)

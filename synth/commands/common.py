@@ -74,25 +74,27 @@ def pick_device_arg(device: str) -> str:
 
 
 def make_synthesizer(args: argparse.Namespace, **overrides):
-    """A :class:`synth.pipeline.Synthesizer` configured from the parsed options."""
+    """One :class:`synth.hub.ModelHub` (the model cache from the environment, ``--device``,
+    ``--dtype``) and the :class:`synth.pipeline.Synthesizer` the options describe;
+    ``overrides`` replace :class:`synth.pipeline.SynthConfig` fields."""
     from synth.defaults import NO_VOCODER
-    from synth.pipeline import Synthesizer
+    from synth.hub import ModelHub
+    from synth.pipeline import SynthConfig, Synthesizer
     from vocoder.inference import tune_cpu_allocator
 
     tune_cpu_allocator()
-    kwargs = dict(device=pick_device_arg(args.device), dtype=args.dtype)
+    settings: dict = {"vocoder": NO_VOCODER}
     if hasattr(args, "vocoder"):
-        kwargs.update(vocoder=args.vocoder, vocoder_config=args.vocoder_config)
-    else:
-        kwargs.update(vocoder=NO_VOCODER)
+        settings.update(vocoder=args.vocoder, vocoder_config=args.vocoder_config)
     if hasattr(args, "vc_vocoder"):
-        kwargs.update(vc_vocoder=args.vc_vocoder, vc_vocoder_config=args.vc_vocoder_config,
-                      extractor=args.extractor, extractor_arch=args.extractor_arch,
-                      layer=args.layer, k=args.k, target_loudness=args.loudness)
-    kwargs.update(overrides)
+        settings.update(vc_vocoder=args.vc_vocoder, vc_vocoder_config=args.vc_vocoder_config,
+                        extractor=args.extractor, extractor_arch=args.extractor_arch,
+                        layer=args.layer, k=args.k, loudness=args.loudness)
+    settings.update(overrides)
     try:
-        return Synthesizer(**kwargs)
-    except ValueError as exc:  # device/dtype choices
+        hub = ModelHub.from_env(device=pick_device_arg(args.device), dtype=args.dtype)
+        return Synthesizer(hub, SynthConfig(**settings))
+    except ValueError as exc:  # device/dtype choices, settings out of range
         from synth.cli import CommandError
 
         raise CommandError(str(exc)) from None

@@ -8,9 +8,9 @@ import os
 import sys
 from pathlib import Path
 
-from synth.defaults import DEFAULT_EXTRACTOR
+from synth.defaults import DEFAULT_EXTRACTOR, DEFAULT_EXTRACTOR_ARCH
 
-DEFAULT_ARCH = "WAVLM_LARGE"
+DEFAULT_ARCH = DEFAULT_EXTRACTOR_ARCH
 
 INPUT_HELP = """\
 Input (one of):
@@ -124,34 +124,17 @@ def extractor_given(args: argparse.Namespace) -> bool:
     return any(getattr(args, k) is not None for k in ("extractor", "extractor_arch", "layer"))
 
 
-def _architecture(text: str):
-    """A bundle name, or the factory arguments in a JSON file."""
-    import json
-
-    from synth.cli import CommandError
-
-    if text.lower().endswith(".json") or os.sep in text:
-        path = Path(text)
-        try:
-            arch = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise CommandError(f"--extractor-arch {path}: cannot read the JSON architecture "
-                               f"({exc})") from None
-        if not isinstance(arch, dict):
-            raise CommandError(f"--extractor-arch {path}: expected a JSON object of factory "
-                               "arguments")
-        return arch, path.stem
-    return text.upper(), text.upper()
-
-
 def load_extractor_from_args(args: argparse.Namespace):
     """``(extractor, layer, device)`` from ``--extractor``/``--extractor-arch``/``--layer``/
-    ``--device``/``--dtype``; a registry name is fetched into the model cache if needed."""
+    ``--device``/``--dtype``, loaded by a :class:`synth.hub.ModelHub` (a registry name is
+    fetched into the model cache if needed)."""
     import torch
 
     from synth.cli import CommandError
-    from synth.features import KNNVC_LAYER, FeatureError, load_extractor
-    from synth.models import ModelCache
+    from synth.features import KNNVC_LAYER
+    from synth.hub import ModelHub, ModelSpec
+    from synth.loaders import default_layer
+    from vocoder.errors import InputError
     from vocoder.inference import pick_dtype
 
     device = device_from_args(args)
@@ -159,25 +142,24 @@ def load_extractor_from_args(args: argparse.Namespace):
         dtype = pick_dtype(args.dtype, device)
     except ValueError as exc:
         raise CommandError(str(exc)) from None
-    cache = ModelCache.from_env()
-    resolved = cache.resolve_model(args.extractor or DEFAULT_EXTRACTOR)
-    default_layer = None
-    if resolved.entry is not None:
-        entry = resolved.entry
+    hub = ModelHub.from_env(device=device)
+    spec = ModelSpec.make("feature_extractor", args.extractor or DEFAULT_EXTRACTOR,
+                          args.extractor_arch or DEFAULT_ARCH)
+    entry = hub.entry(spec)
+    if entry is not None:
         if entry.kind != "feature_extractor":
             raise CommandError(f"--extractor {entry.name}: a {entry.kind.replace('_', ' ')}, not "
                                "a feature extractor")
         if args.extractor_arch is not None:
             raise CommandError("--extractor-arch goes with an --extractor file, not a registry "
                                "name (the registry gives the architecture)")
-        arch, name, default_layer = entry.extractor_architecture()
-    else:
-        arch, name = _architecture(args.extractor_arch or DEFAULT_ARCH)
     try:
-        extractor = load_extractor(arch, resolved.path, name=name, device=device)
-    except FeatureError as exc:
+        extractor = hub.load(spec)
+    except InputError as exc:
+        if args.extractor_arch and str(exc).startswith(f"{args.extractor_arch}:"):
+            raise CommandError(f"--extractor-arch {exc}") from None
         raise CommandError(str(exc)) from None
-    layer = int(args.layer or default_layer or KNNVC_LAYER)
+    layer = int(args.layer or default_layer(hub, spec) or KNNVC_LAYER)
     if not 1 <= layer <= extractor.num_layers:
         raise CommandError(f"--layer {layer}: {extractor.name} has transformer layers "
                            f"1..{extractor.num_layers} (counting from 1)")

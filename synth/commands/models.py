@@ -25,8 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     actions.required = True
 
     p = actions.add_parser("list", help="the registry's models and their cache state",
-                           description="List the registry's models: name, kind, size, cache "
-                                       "state (verified, cached, partial, missing) and licence.")
+                           description="List the registry's models: name, kind, size (~: "
+                                       "approximate, before a download), cache state "
+                                       "(verified, cached, partial, missing) and licence.")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object per model instead of a table")
     p.set_defaults(handler=_list)
@@ -69,6 +70,7 @@ def _list(args: argparse.Namespace) -> int:
         size = status.bytes if status.state in ("verified", "cached") else entry.size
         rows.append({
             "name": entry.name, "kind": entry.kind, "size": size, "state": status.state,
+            "approx_size": entry.approx_size,
             "partial_bytes": status.bytes if status.state == "partial" else None,
             "path": str(status.path), "sha256": entry.sha256 or status.sha256,
             "licence": entry.licence, "description": entry.description,
@@ -80,7 +82,8 @@ def _list(args: argparse.Namespace) -> int:
         return 0
     header = ("NAME", "KIND", "SIZE", "STATE", "LICENCE")
     table = [header] + [
-        (r["name"], r["kind"].replace("_", " "), format_size(r["size"]),
+        (r["name"], r["kind"].replace("_", " "),
+         format_size(r["size"]) if r["size"] is not None else cache.registry.get(r["name"]).size_text,
          r["state"] if r["state"] != "partial" else f"partial ({format_size(r['partial_bytes'])})",
          r["licence"]) for r in rows]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
@@ -92,7 +95,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _download(args: argparse.Namespace) -> int:
-    from synth.cli import CommandError
+    from synth.cli import CommandError, error_line
     from synth.models import ModelError
 
     cache = _cache(progress=not args.quiet)
@@ -111,7 +114,7 @@ def _download(args: argparse.Namespace) -> int:
         except ModelError as exc:
             if len(names) == 1:
                 raise
-            print(f"synth: error: {exc}", file=sys.stderr)
+            print(error_line(exc), file=sys.stderr)
             code = max(code, exc.exit_code)
             continue
         print(path)

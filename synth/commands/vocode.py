@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
 
     out = check_output(args.output)
     synth = make_synthesizer(args)
-    if not synth.has_mel_vocoder:
+    if not synth.has_mel_vocoder():
         raise CommandError("vocoding a mel needs a mel vocoder; --vocoder none has none")
     result = synth.vocode(args.mel)
     result.save(out)

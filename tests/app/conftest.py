@@ -15,7 +15,7 @@ from typing import Iterator
 
 import pytest
 
-from tests.app.app_models import AppModels, build_app_models
+from tests.synth.service_models import AppModels, build_app_models
 from tests.conftest import REPO
 
 MAX_UPLOAD_MB = 1.0
@@ -35,6 +35,22 @@ class AppServer:
         return self.log.read_text(errors="replace")
 
 
+def compressed_clips(folder: Path, seconds: float = 1.5, rate: int = 22050) -> dict[str, Path]:
+    """The same speech-like signal as ``speech.mp3``, ``speech.flac`` and ``speech.ogg``
+    (Vorbis) in ``folder``, by suffix."""
+    import soundfile as sf
+
+    from tests.conftest import speechlike
+
+    speech = speechlike(seconds, rate, seed=2)
+    clips = {}
+    for suffix, fmt, subtype in ((".mp3", "MP3", "MPEG_LAYER_III"), (".flac", "FLAC", "PCM_16"),
+                                 (".ogg", "OGG", "VORBIS")):
+        clips[suffix] = folder / f"speech{suffix}"
+        sf.write(str(clips[suffix]), speech, rate, format=fmt, subtype=subtype)
+    return clips
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -42,22 +58,26 @@ def free_port() -> int:
 
 
 def start_app(models: AppModels, root: Path, *extra: str, timeout: float = 180,
-              path_first: Path | None = None) -> AppServer:
+              path_first: Path | None = None, registry: Path | None = None,
+              home: Path | None = None, models_dir: bool = True) -> AppServer:
     """Start ``app.py`` with the tiny models and wait until it answers HTTP; ``path_first``
-    goes first on ``PYTHONPATH`` (e.g. ``tests.conftest.make_broken_torchaudio``)."""
+    goes first on ``PYTHONPATH`` (e.g. ``tests.conftest.make_broken_torchaudio``);
+    ``registry``/``home`` replace the models' own; ``extra`` options come last (and win)."""
     port = free_port()
     voices = root / "voices"
     temp = root / "apptmp"
     log = root / "app.log"
-    env = dict(os.environ, PYTHONPATH=str(REPO), HIFISYNTH_HOME=str(models.home),
-               HIFISYNTH_REGISTRY=str(models.registry), GRADIO_ANALYTICS_ENABLED="False")
+    env = dict(os.environ, PYTHONPATH=str(REPO), HIFISYNTH_HOME=str(home or models.home),
+               HIFISYNTH_REGISTRY=str(registry or models.registry),
+               GRADIO_ANALYTICS_ENABLED="False")
     env.pop("HIFISYNTH_OFFLINE", None)
     if path_first is not None:
         env["PYTHONPATH"] = str(path_first) + os.pathsep + env["PYTHONPATH"]
     args = [sys.executable, str(REPO / "app.py"), "--host", "127.0.0.1", "--port", str(port),
             "--device", "cpu", "--vocoder", str(models.vocoder),
             "--vc-vocoder", "tiny-knnvc", "--extractor", "tiny-wavlm",
-            "--models-dir", str(models.models_dir), "--voices-dir", str(voices),
+            *(["--models-dir", str(models.models_dir)] if models_dir else []),
+            "--voices-dir", str(voices),
             "--temp-dir", str(temp), "--max-upload-mb", str(MAX_UPLOAD_MB),
             "--max-seconds", str(MAX_SECONDS), "--max-text-chars", "300", *extra]
     with open(log, "wb") as out:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.app.app_models import SR
+from tests.synth.service_models import SR
 from tests.app.conftest import start_app, stop_app
 from tests.app.test_app_api import app_error, predict, read
 from tests.app.test_browser import browser_page  # noqa: F401 - fixture

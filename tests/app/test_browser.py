@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.app.app_models import SR, VC_HOP
+from tests.synth.service_models import SR, VC_HOP
 from tests.conftest import speechlike, write_wav
 
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

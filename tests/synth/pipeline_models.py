@@ -79,3 +79,22 @@ def save_tiny_vc_models(directory: Path, seed: int = 0) -> dict:
          "requires": ["tiny-wavlm"]},
     ]
     return {"extractor": extractor, "vc_vocoder": vc_vocoder, "entries": entries, "layer": 2}
+
+
+def make_synth(vocoder="none", *, cache=None, device: str = "cpu", dtype: str = "float32",
+               **settings):
+    """A :class:`Synthesizer` on its own hub: ``vocoder`` is a path, a registry name (with
+    ``cache``), ``griffinlim``/``none``, or a ready vocoder object (held by the hub under
+    the name ``given``). Without ``cache`` the hub has an empty registry (files only)."""
+    import os
+
+    from synth.hub import ModelHub, ModelSpec
+    from synth.models import ModelCache, ModelRegistry
+    from synth.pipeline import SynthConfig, Synthesizer
+
+    hub = ModelHub(cache or ModelCache(ModelRegistry([]), Path("/nonexistent-hifisynth-home")),
+                   device=device, dtype=dtype)
+    if not isinstance(vocoder, (str, os.PathLike)):
+        hub.add(ModelSpec("mel_vocoder", "given"), vocoder)
+        vocoder = "given"
+    return Synthesizer(hub, SynthConfig(vocoder=os.fspath(vocoder), **settings))

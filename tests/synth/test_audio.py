@@ -1,4 +1,4 @@
-"""Synth-side audio helpers: loudness (BS.1770), normalisation, mono and resampling."""
+"""Synth-side audio: the one input normaliser, silence trimming, loudness (BS.1770), resampling."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 import soundfile as sf
 import torch
 
-from synth.audio import (integrated_loudness, load_mono, normalize_loudness, resample_tensor,
-                         to_mono)
+from synth.audio import (integrated_loudness, load_input_audio, load_mono, normalize_loudness,
+                         resample_tensor, to_mono, trim_silence)
 from vocoder.audio import AudioError, resample
 
 from .tiny import speechlike
@@ -90,3 +90,91 @@ def test_mono_helpers(tmp_path):
     torch.testing.assert_close(to_mono(torch.from_numpy(stereo.T)), torch.from_numpy((left + right) / 2))
     with pytest.raises(AudioError, match=r"nope\.wav: audio file not found"):
         load_mono(tmp_path / "nope.wav", 16000)
+
+
+# ------------------------------------------------------------------------------ inputs
+
+
+def test_every_input_form_gives_the_same_mono_float(tmp_path):
+    """Files, float and integer-PCM arrays and tensors, (wave, rate) and Gradio's (rate, wave),
+    mono and a few channels either way round: one normaliser, the same samples."""
+    wav = speechlike(0.5, 16000, seed=2)
+    pcm = np.round(wav * 32767).astype(np.int16)
+    sf.write(tmp_path / "a.wav", pcm, 16000, subtype="PCM_16")
+    reference, rate = load_input_audio(tmp_path / "a.wav")
+    assert rate == 16000 and reference.dtype == np.float32 and reference.shape == wav.shape
+    stereo = np.stack([pcm, pcm], axis=1)  # (samples, channels), as Gradio gives it
+    for audio, sample_rate in (((16000, pcm), None), ((pcm, 16000), None), (pcm, 16000),
+                               (torch.from_numpy(pcm), 16000), ((16000, stereo), None),
+                               (stereo.T.copy(), 16000), (pcm.astype(np.int32) << 16, 16000),
+                               (pcm[:, None], 16000)):
+        got, got_rate = load_input_audio(audio, sample_rate)
+        assert got_rate == 16000 and got.dtype == np.float32
+        np.testing.assert_allclose(got, reference, atol=1e-6)
+    unsigned = (np.round(wav * 127) + 128).astype(np.uint8)
+    assert np.abs(load_input_audio(unsigned, 16000)[0] - wav).max() < 1 / 127
+    # Resampled on request, with the same resampler as files.
+    at_22k, rate = load_input_audio((wav, 16000), target_rate=22050)
+    assert rate == 22050 and np.array_equal(at_22k, resample(wav, 16000, 22050))
+    from_file, _ = load_input_audio(tmp_path / "a.wav", target_rate=22050)
+    assert from_file.shape == at_22k.shape
+
+
+@pytest.mark.parametrize("audio, rate, message", [
+    (np.zeros(800, np.float32), None, "source: a waveform needs its sample rate"),
+    (np.zeros(800, np.float32), 0, "source: sample rate must be positive, got 0"),
+    ((np.zeros(800, np.float32), 16000, 1), None, "source: a tuple must be (waveform, sample_rate)"),
+    (np.zeros(800, bool), 16000, "source: expected float or integer PCM samples, got bool"),
+    (np.zeros(800, np.int64), 16000, "source: int64 samples are not a PCM format"),
+    (np.zeros((20, 800), np.float32), 16000,
+     "source: expected mono audio (samples,) or a few channels, got shape (20, 800)"),
+    (np.zeros(0, np.float32), 16000, "source: audio has no samples"),
+    (np.full(800, np.nan, np.float32), 16000, "source: audio contains NaN or infinite samples"),
+])
+def test_unusable_inputs_are_named_in_one_line(audio, rate, message):
+    with pytest.raises(AudioError) as info:
+        load_input_audio(audio, rate, what="source")
+    assert str(info.value).startswith(message) and "\n" not in str(info.value)
+
+
+# ------------------------------------------------------------------------------ silence
+
+
+def test_trim_silence_energy_cuts_both_ends_only():
+    speech = speechlike(1.5, seed=0)
+    speech[8000:12000] = 0.0  # a pause inside the speech stays
+    silence = np.zeros(16000, np.float32)
+    noise = 1e-4 * np.random.default_rng(0).standard_normal(16000).astype(np.float32)
+    wav = torch.from_numpy(np.concatenate([silence, speech, noise]))
+    trimmed = trim_silence(wav, 16000)
+    # 1.5 s of speech, whole, plus at most a 50 ms margin and a 25 ms frame on each side.
+    assert 24000 <= trimmed.shape[0] <= 24000 + 2 * (800 + 400)
+    start = 16000 - int(torch.nonzero(trimmed.abs() > 0).flatten()[0])
+    assert 16000 - 800 - 400 <= start <= 16000
+    assert torch.equal(wav[start:start + trimmed.shape[0]], trimmed)
+    # Speech from the very first sample, and short clips, are kept whole.
+    short = torch.from_numpy(speechlike(0.5, seed=1))
+    assert torch.equal(trim_silence(short, 16000), short)
+    assert torch.equal(trim_silence(wav, 16000, "none"), wav)
+    assert trim_silence(torch.zeros(32000), 16000).numel() == 0
+    # The published kNN-VC's SoX VAD is available and cuts the ends too.
+    sox = trim_silence(wav, 16000, "sox")
+    assert 0 < sox.shape[0] < wav.shape[0] - 16000
+    with pytest.raises(ValueError, match="trim method must be"):
+        trim_silence(wav, 16000, "webrtc")
+
+
+
+def test_trim_silence_threshold_and_arrays():
+    """The threshold method (espeak-ng's digital silence) on arrays: same type back."""
+    speech = speechlike(0.3, seed=2)
+    wav = np.concatenate([np.zeros(4000, np.float32), 1e-4 * np.ones(10, np.float32), speech,
+                          np.zeros(4000, np.float32)])
+    trimmed = trim_silence(wav, 16000, "threshold")
+    assert isinstance(trimmed, np.ndarray)
+    loud = np.flatnonzero(np.abs(wav) >= 1e-3)
+    np.testing.assert_array_equal(trimmed, wav[loud[0]:loud[-1] + 1])
+    assert trim_silence(np.zeros(100, np.float32), 16000, "threshold").size == 0
+    energy = trim_silence(wav, 16000)  # arrays work with every method
+    assert isinstance(energy, np.ndarray) and 0 < energy.size < wav.size
+    np.testing.assert_array_equal(energy, trim_silence(torch.from_numpy(wav), 16000).numpy())

@@ -12,7 +12,7 @@ from synth.batch import (BatchRunner, BatchSummary, Item, ManifestError, default
                          parse_shard, read_manifest, shard_from_env, shard_items)
 from synth.pipeline import Synthesizer
 from tests.conftest import speechlike, write_wav
-from tests.synth.pipeline_models import save_tiny_mel_vocoder
+from tests.synth.pipeline_models import make_synth, save_tiny_mel_vocoder
 from vocoder.audio import load_audio
 
 SR = 16000
@@ -20,8 +20,7 @@ SR = 16000
 
 @pytest.fixture(scope="module")
 def synth(tmp_path_factory) -> Synthesizer:
-    return Synthesizer(save_tiny_mel_vocoder(tmp_path_factory.mktemp("voc"), resblock="2"),
-                       device="cpu")
+    return make_synth(save_tiny_mel_vocoder(tmp_path_factory.mktemp("voc"), resblock="2"))
 
 
 def run(synth, manifest: Path, out: Path, shard=(0, 1), **kwargs) -> BatchSummary:
@@ -205,7 +204,7 @@ def test_no_vocoder_batch_writes_the_base_voice(tmp_path) -> None:
     manifest.write_text("a|Hello.\nb|Goodbye.\n")
     write_wav(tmp_path / "x.wav", speechlike(0.3, SR), SR)
     (tmp_path / "m2.jsonl").write_text(json.dumps({"id": "x", "source": "x.wav"}))
-    plain = Synthesizer("none", device="cpu")
+    plain = make_synth("none")
     summary = run(plain, manifest, tmp_path / "out")
     assert sorted(summary.done_ids) == ["a", "b"]
     assert load_audio(tmp_path / "out" / "a.wav")[1] == 22050
@@ -220,8 +219,8 @@ def test_voices_in_a_batch(tmp_path) -> None:
     models = save_tiny_vc_models(tmp_path / "models")
     cache = ModelCache(ModelRegistry.load(registry_file(tmp_path / "models", models["entries"])),
                        tmp_path / "home", progress=False)
-    vc = Synthesizer(save_tiny_mel_vocoder(tmp_path / "mel", resblock="2"), cache=cache,
-                     vc_vocoder="tiny-knnvc", extractor="tiny-wavlm", device="cpu")
+    vc = make_synth(save_tiny_mel_vocoder(tmp_path / "mel", resblock="2"), cache=cache,
+                    vc_vocoder="tiny-knnvc", extractor="tiny-wavlm")
     write_wav(tmp_path / "refs" / "a.wav", speechlike(1.5, SR, seed=4), SR)
     write_wav(tmp_path / "refs" / "b.wav", speechlike(1.0, SR, seed=5), SR)
     write_wav(tmp_path / "src.wav", speechlike(0.8, SR, seed=6), SR)
@@ -244,7 +243,10 @@ def test_voice_models_unavailable_fail_only_voice_items(synth, tmp_path, monkeyp
     monkeypatch.setenv("HIFISYNTH_HOME", str(tmp_path / "empty-home"))
     monkeypatch.setenv("HIFISYNTH_OFFLINE", "1")
     monkeypatch.delenv("HIFISYNTH_REGISTRY", raising=False)
-    offline = Synthesizer(synth.mel_vocoder, device="cpu")  # default kNN-VC models: not cached
+    from synth.models import ModelCache
+
+    # The default kNN-VC models, not cached, offline.
+    offline = make_synth(synth.mel_vocoder(), cache=ModelCache.from_env())
     write_wav(tmp_path / "ref.wav", speechlike(0.5, SR), SR)
     manifest = tmp_path / "m.txt"
     manifest.write_text("a|Plain.\nb|In a voice.|ref.wav\nc|Also plain.\n")
@@ -252,5 +254,8 @@ def test_voice_models_unavailable_fail_only_voice_items(synth, tmp_path, monkeyp
     assert sorted(summary.done_ids) == ["a", "c"]
     assert summary.failed == [{"id": "b", "line": 2,
                                "reason": "voice conversion unavailable (see above)"}]
-    assert summary.reports[0].startswith("synth: voice conversion unavailable: model ")
-    assert "HIFISYNTH_OFFLINE=1" in summary.reports[0]
+    # Both missing models are named at once.
+    assert summary.reports[0].startswith("synth: voice conversion unavailable: 2 models are "
+                                         "missing: wavlm-large (feature extractor, ~1.2 GiB), "
+                                         "knnvc-hifigan-prematched (feature vocoder, ~63.2 MiB)")
+    assert "offline" in summary.reports[0]

@@ -29,7 +29,7 @@ def env(tmp_path: Path, model_server) -> dict[str, str]:
         {**common, "name": "voc", "filename": "voc.pt", "urls": [model_server.url("voc.pt")],
          "sha256": SHA, "size": len(BLOB)},
         {**common, "name": "gone", "filename": "gone.pt", "urls": [model_server.url("gone.pt")],
-         "sha256": None},
+         "sha256": None, "approx_size": 2048},
     ]}
     (tmp_path / "models.json").write_text(json.dumps(registry))
     out = {k: v for k, v in os.environ.items() if not k.startswith("HIFISYNTH_")}
@@ -74,6 +74,7 @@ def test_list_download_path(env, model_server, tmp_path) -> None:
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["NAME", "KIND", "SIZE", "STATE", "LICENCE"]
     assert lines[1].split()[:6] == ["voc", "mel", "vocoder", "68.4", "KiB", "missing"]
+    assert lines[2].split()[:6] == ["gone", "mel", "vocoder", "~2.0", "KiB", "missing"]
     assert lines[-1] == f"cache: {tmp_path / 'home' / 'models'}"
 
     result = synth("models", "path", "voc", env=env)
@@ -92,6 +93,7 @@ def test_list_download_path(env, model_server, tmp_path) -> None:
     rows = [json.loads(line) for line in synth("models", "list", "--json", env=env).stdout.splitlines()]
     assert rows[0]["name"] == "voc" and rows[0]["state"] == "verified" and rows[0]["sha256"] == SHA
     assert rows[1]["state"] == "missing" and rows[1]["urls"] == [model_server.url("gone.pt")]
+    assert rows[1]["size"] is None and rows[1]["approx_size"] == 2048
     assert model_server.count("voc.pt") == 1
 
 

@@ -58,9 +58,9 @@ def test_tts_resynth_vocode(voc, tmp_path, capsys) -> None:
     wav, sr = load_audio(tmp_path / "re.wav")
     assert sr == SR and len(wav) == (8000 // HOP) * HOP
 
-    from synth.pipeline import Synthesizer
+    from tests.synth.pipeline_models import make_synth
 
-    mel = Synthesizer(voc, device="cpu").mel(speechlike(0.4, SR)).numpy()
+    mel = make_synth(voc).mel(speechlike(0.4, SR)).numpy()
     np.save(tmp_path / "mel.npy", mel)
     assert main(["vocode", str(tmp_path / "mel.npy"), "-o", str(tmp_path / "v.wav"),
                  "--vocoder", str(voc)]) == 0

@@ -9,9 +9,10 @@ import pytest
 import pyloudnorm
 import torch
 
+from synth.audio import trim_silence
 from synth.features import SSLFeatureExtractor
 from synth.knnvc import (KnnVC, KnnVCConfig, MatchingSet, MatchingSetError, build_matching_set,
-                         knn_regress, trim_silence)
+                         knn_regress)
 from vocoder.audio import save_wav
 
 from .tiny import TINY_DIM, speechlike, tiny_generator, tiny_model
@@ -112,30 +113,6 @@ def test_matching_set_save_load_and_refusal(tmp_path):
 def _padded_speech(seconds_silence: float, seconds_speech: float, seed: int = 0) -> np.ndarray:
     silence = np.zeros(int(seconds_silence * 16000), np.float32)
     return np.concatenate([silence, speechlike(seconds_speech, seed=seed), silence])
-
-
-def test_trim_silence_cuts_both_ends_only():
-    speech = speechlike(1.5, seed=0)
-    speech[8000:12000] = 0.0  # a pause inside the speech stays
-    silence = np.zeros(16000, np.float32)
-    noise = 1e-4 * np.random.default_rng(0).standard_normal(16000).astype(np.float32)
-    wav = torch.from_numpy(np.concatenate([silence, speech, noise]))
-    trimmed = trim_silence(wav, 16000)
-    # 1.5 s of speech, whole, plus at most a 50 ms margin and a 25 ms frame on each side.
-    assert 24000 <= trimmed.shape[0] <= 24000 + 2 * (800 + 400)
-    start = 16000 - int(torch.nonzero(trimmed.abs() > 0).flatten()[0])
-    assert 16000 - 800 - 400 <= start <= 16000
-    assert torch.equal(wav[start:start + trimmed.shape[0]], trimmed)
-    # Speech from the very first sample, and short clips, are kept whole.
-    short = torch.from_numpy(speechlike(0.5, seed=1))
-    assert torch.equal(trim_silence(short, 16000), short)
-    assert torch.equal(trim_silence(wav, 16000, "none"), wav)
-    assert trim_silence(torch.zeros(32000), 16000).numel() == 0
-    # The published kNN-VC's SoX VAD is available and cuts the ends too.
-    sox = trim_silence(wav, 16000, "sox")
-    assert 0 < sox.shape[0] < wav.shape[0] - 16000
-    with pytest.raises(ValueError, match="trim method must be"):
-        trim_silence(wav, 16000, "webrtc")
 
 
 def test_build_matching_set_from_files_and_waveforms(tmp_path):

@@ -66,6 +66,14 @@ def test_shipped_registry_entries() -> None:
         assert entry.sha256 is None and "not published" in entry.sha256_note
         assert entry.filename == entry.urls[0].rsplit("/", 1)[1]
     assert registry.get("knnvc-hifigan").requires == ("wavlm-large",)
+    # No exact size is published; the approximate one is shown before a download.
+    sizes = {e.name: e.size_text for e in registry}
+    assert sizes == {"wavlm-large": "~1.2 GiB", "hifigan-v3-ljspeech": "~5.6 MiB",
+                     "knnvc-hifigan-prematched": "~63.2 MiB", "knnvc-hifigan": "~63.2 MiB"}
+    assert all(e.size is None and f"{e.approx_size:,}" in e.size_note for e in registry
+               if e.name != "knnvc-hifigan")
+    assert registry.get("hifigan-v3-ljspeech").describe() == \
+        "hifigan-v3-ljspeech (mel vocoder, ~5.6 MiB)"
 
 
 def test_shipped_vocoder_configs_are_the_published_presets() -> None:
@@ -108,6 +116,8 @@ def test_shipped_wavlm_params_match_torchaudio_bundle() -> None:
     ({"requires": ["nothing"]}, "unknown model 'nothing'"),
     ({"licence": None}, "missing 'licence'"),
     ({"size": True}, "'size' must be int"),
+    ({"approx_size": 0}, "'approx_size' must be a positive"),
+    ({"approx_size": "5 MB"}, "'approx_size' must be int"),
 ])
 def test_registry_rejects_bad_entries(tmp_path: Path, change: dict, message: str) -> None:
     path = write_registry(tmp_path, [{"name": "good", "urls": ["http://127.0.0.1/x"], **change}])
@@ -292,7 +302,9 @@ def test_offline_never_touches_the_network(tmp_path: Path, model_server) -> None
             call()
         message = str(info.value)
         assert url in message and str(cache.cache_path("m")) in message
-        assert "HIFISYNTH_OFFLINE" in message and "place the file by hand" in message
+        assert "the cache is offline" in message and "place the file by hand" in message
+        assert info.value.offline and info.value.models == ("m",)
+        assert "HIFISYNTH_OFFLINE" not in message  # the cache was made offline, not the env
     assert model_server.requests == []
     # a file placed by hand is used offline; its digest is recorded on first use
     target = cache.cache_path("m")

@@ -1,4 +1,5 @@
-"""synth.pipeline.Synthesizer with tiny models: every path, batching, Griffin-Lim, loading, threads."""
+"""synth.pipeline.Synthesizer with tiny models: every path, batching, Griffin-Lim, per-call
+vocoders, loading through the hub, threads."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ import numpy as np
 import pytest
 import torch
 
-from synth.models import ModelCache, ModelRegistry, ModelUnavailableError
-from synth.pipeline import PipelineError, SynthResult, Synthesizer, load_mel_file
+from synth.hub import ModelSpec
+from synth.models import ModelCache, ModelKindError, ModelRegistry, ModelUnavailableError
+from synth.pipeline import PipelineError, SynthConfig, SynthResult, Synthesizer, load_mel_file
 from tests.conftest import speechlike, tiny_config, write_wav
-from tests.synth.pipeline_models import registry_file, save_tiny_mel_vocoder, save_tiny_vc_models
-from vocoder.audio import load_audio
+from tests.synth.pipeline_models import (make_synth, registry_file, save_tiny_mel_vocoder,
+                                         save_tiny_vc_models)
+from vocoder.audio import AudioError, load_audio
 from vocoder.config import AudioConfig
 from vocoder.griffinlim import GriffinLimVocoder
 from vocoder.inference import Vocoder
@@ -31,7 +34,7 @@ def vocoder_path(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def synth(vocoder_path) -> Synthesizer:
-    return Synthesizer(vocoder_path, device="cpu")
+    return make_synth(vocoder_path)
 
 
 def reference_vocoding(vocoder_path: Path, wav: np.ndarray) -> np.ndarray:
@@ -82,21 +85,19 @@ def test_resynthesize_resamples_to_the_vocoder_rate(synth) -> None:
 
 
 def test_resynthesize_bad_input(synth, tmp_path) -> None:
-    with pytest.raises(PipelineError, match="needs its sample rate"):
+    with pytest.raises(AudioError, match="needs its sample rate"):
         synth.resynthesize(speechlike(0.5, SR))
     with pytest.raises(PipelineError, match=r"too short: 50 samples.*more than 96"):
         synth.resynthesize(np.zeros(50, np.float32), sample_rate=SR)
-    with pytest.raises(PipelineError, match=r"expected mono audio \(samples,\) or a few channels, "
+    with pytest.raises(AudioError, match=r"expected mono audio \(samples,\) or a few channels, "
                                             r"got shape \(20, 800\)"):
         synth.resynthesize(np.zeros((20, 800), np.float32), sample_rate=SR)
-    with pytest.raises(PipelineError, match="sample rate must be positive"):
+    with pytest.raises(AudioError, match="sample rate must be positive"):
         synth.resynthesize(np.zeros(800, np.float32), sample_rate=0)
-    with pytest.raises(PipelineError, match="expected float or integer PCM samples, got bool"):
+    with pytest.raises(AudioError, match="expected float or integer PCM samples, got bool"):
         synth.resynthesize(np.zeros(800, bool), sample_rate=SR)
-    with pytest.raises(PipelineError, match="NaN"):
+    with pytest.raises(AudioError, match="NaN"):
         synth.resynthesize(np.full(800, np.nan, np.float32), sample_rate=SR)
-    from vocoder.audio import AudioError
-
     with pytest.raises(AudioError, match="missing.wav: audio file not found"):
         synth.resynthesize(tmp_path / "missing.wav")
 
@@ -150,8 +151,8 @@ def test_batched_vocoding_equals_one_at_a_time(synth) -> None:
         assert np.abs(a - c).max() < HALF_LSB
 
     # Chunking a long mel into pieces with context gives the whole-mel output.
-    whole = Synthesizer(synth.mel_vocoder, device="cpu", chunk_frames=10_000)
-    piecewise = Synthesizer(synth.mel_vocoder, device="cpu", chunk_frames=97)
+    whole = make_synth(synth.mel_vocoder(), chunk_frames=10_000)
+    piecewise = make_synth(synth.mel_vocoder(), chunk_frames=97)
     long_mel = base[:, :600]
     np.testing.assert_allclose(piecewise.vocode_frames([long_mel])[0],
                                whole.vocode_frames([long_mel])[0], atol=HALF_LSB, rtol=0)
@@ -190,7 +191,7 @@ def test_speak_many_batches_like_speak(synth) -> None:
 
 
 def test_no_vocoder_returns_the_base_voice() -> None:
-    plain = Synthesizer("none", device="cpu")
+    plain = make_synth("none")
     result = plain.speak("Hello there.")
     base, sr = plain.base_speech("Hello there.")
     assert result.sample_rate == sr == plain.sample_rate == 22050
@@ -204,19 +205,26 @@ def test_no_vocoder_returns_the_base_voice() -> None:
 def test_griffinlim_only_by_name(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("HIFISYNTH_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("HIFISYNTH_OFFLINE", "1")
-    default = Synthesizer(device="cpu")
+    default = Synthesizer.from_pretrained(device="cpu")
     with pytest.raises(ModelUnavailableError) as info:
         default.speak("Hello.")
     message = str(info.value)
-    assert "hifigan-v3-ljspeech" in message and "synth models download" in message
-    assert "--vocoder griffinlim" in message
+    assert "hifigan-v3-ljspeech" in message and "place the file by hand" in message
+    assert info.value.models == ("hifigan-v3-ljspeech",) and info.value.kinds == ("mel_vocoder",)
+    assert info.value.offline
+    # Library messages name no command or option; the front ends add their own hints.
+    assert "--vocoder" not in message and "synth models" not in message
     assert "vocoder" not in default.describe()["loaded"]
 
-    gl = Synthesizer("griffinlim", device="cpu", griffinlim_iters=4)
+    gl = Synthesizer.from_pretrained("griffinlim", device="cpu", griffinlim_iters=4)
     result = gl.speak("Hello.")
-    assert result.sample_rate == 22050 and isinstance(gl.mel_vocoder, GriffinLimVocoder)
-    assert gl.mel_vocoder.audio == AudioConfig()  # the published mel settings
+    assert result.sample_rate == 22050 and isinstance(gl.mel_vocoder(), GriffinLimVocoder)
+    assert gl.mel_vocoder().audio == AudioConfig()  # the published mel settings
+    assert gl.mel_vocoder().n_iter == 4
     assert np.sqrt(np.mean(result.audio ** 2)) > 0.01
+    # Griffin-Lim per call, while the default vocoder stays missing.
+    per_call = default.speak("Hello.", vocoder="griffinlim")
+    assert per_call.sample_rate == 22050 and default.sample_rate_of("griffinlim") == 22050
 
 
 # ----------------------------------------------------------------------------- loading
@@ -230,16 +238,16 @@ def test_models_by_registry_name(tmp_path, vocoder_path) -> None:
          "urls": [(tmp_path / "absent.pt").as_uri()], "config": "tiny.json"},
     ]))
     cache = ModelCache(registry, tmp_path / "home", progress=False)
-    named = Synthesizer("tiny-voc", cache=cache, device="cpu")
+    named = make_synth("tiny-voc", cache=cache)
     wav = speechlike(0.5, SR)
     np.testing.assert_array_equal(named.resynthesize(wav, sample_rate=SR).audio,
-                                  Synthesizer(vocoder_path, device="cpu")
-                                  .resynthesize(wav, sample_rate=SR).audio)
+                                  make_synth(vocoder_path).resynthesize(wav, sample_rate=SR).audio)
     assert (tmp_path / "home" / "models" / "tiny-voc" / "g.pt").is_file()
-    with pytest.raises(PipelineError, match="'tiny-fvoc' is a feature vocoder, not a mel vocoder"):
-        Synthesizer("tiny-fvoc", cache=cache, device="cpu").mel_vocoder
+    with pytest.raises(ModelKindError, match="'tiny-fvoc' is a feature vocoder, not a mel vocoder"):
+        make_synth("tiny-fvoc", cache=cache).mel_vocoder()
+    assert not (tmp_path / "home" / "models" / "tiny-fvoc").exists()  # refused before fetching
     with pytest.raises(Exception, match="unknown model 'tiny-vok': did you mean 'tiny-voc'"):
-        Synthesizer("tiny-vok", cache=cache, device="cpu").mel_vocoder
+        make_synth("tiny-vok", cache=cache).mel_vocoder()
 
 
 def test_feature_vocoder_file_is_refused_as_mel_vocoder(tmp_path) -> None:
@@ -248,23 +256,24 @@ def test_feature_vocoder_file_is_refused_as_mel_vocoder(tmp_path) -> None:
 
     cfg = tiny_config(input_dim=32)
     save_generator(tmp_path / "f.pt", tiny_generator(cfg), cfg)
-    with pytest.raises(PipelineError, match="feature-input .* cannot vocode mels"):
-        Synthesizer(tmp_path / "f.pt", device="cpu").mel_vocoder
+    with pytest.raises(ModelKindError, match="feature-input .* cannot vocode mels"):
+        make_synth(tmp_path / "f.pt").mel_vocoder()
 
 
 def test_device_and_dtype(vocoder_path) -> None:
     with pytest.raises(ValueError, match="float16 needs a GPU"):
-        Synthesizer(vocoder_path, device="cpu", dtype="float16")
+        make_synth(vocoder_path, dtype="float16")
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
-            Synthesizer(vocoder_path, device="cuda")
-    assert Synthesizer(vocoder_path).device.type == ("cuda" if torch.cuda.is_available() else "cpu")
-    bf16 = Synthesizer(vocoder_path, device="cpu", dtype="bfloat16")
-    f32 = Synthesizer(vocoder_path, device="cpu")
+            make_synth(vocoder_path, device="cuda")
+    assert make_synth(vocoder_path, device="auto").device.type == (
+        "cuda" if torch.cuda.is_available() else "cpu")
+    bf16 = make_synth(vocoder_path, dtype="bfloat16")
+    f32 = make_synth(vocoder_path)
     wav = speechlike(0.5, SR)
     a = bf16.resynthesize(wav, sample_rate=SR).audio
     b = f32.resynthesize(wav, sample_rate=SR).audio
-    assert bf16.mel_vocoder.dtype == torch.bfloat16 and np.isfinite(a).all()
+    assert bf16.mel_vocoder().dtype == torch.bfloat16 and np.isfinite(a).all()
     assert np.corrcoef(a, b)[0, 1] > 0.95  # same sound, bfloat16 rounding
 
 
@@ -277,9 +286,9 @@ def test_loaded_once_and_thread_safe(vocoder_path, monkeypatch) -> None:
         return original(cls, *args, **kwargs)
 
     monkeypatch.setattr(Vocoder, "from_checkpoint", classmethod(counting))
-    synth = Synthesizer(vocoder_path, device="cpu")
+    synth = make_synth(vocoder_path)
     inputs = [speechlike(0.3 + 0.1 * i, SR, seed=i) for i in range(6)]
-    expected = [Synthesizer(Vocoder.from_checkpoint(vocoder_path, device="cpu"), device="cpu")
+    expected = [make_synth(Vocoder.from_checkpoint(vocoder_path, device="cpu"))
                 .resynthesize(w, sample_rate=SR).audio for w in inputs]
     loads.clear()
     results: dict[int, np.ndarray] = {}
@@ -308,7 +317,7 @@ def test_result_save_and_describe(synth, tmp_path) -> None:
     assert np.abs(wav - np.clip(result.audio, -1, 1)).max() <= 1 / 32767 + 1e-7
     info = synth.describe()
     assert info["device"] == "cpu" and info["dtype"] == "float32"
-    assert {"vocoder", "mel"} <= set(info["loaded"])
+    assert info["loaded"][:1] == ["vocoder"] and info["model_bytes"] > 0
     json.dumps(info)
 
 
@@ -328,8 +337,8 @@ def vc_models(tmp_path_factory) -> dict:
 @pytest.fixture(scope="module")
 def vc_synth(vc_models, vocoder_path) -> Synthesizer:
     """Models by registry name: the cache fetches them (file:// URLs) on first use."""
-    return Synthesizer(vocoder_path, vc_vocoder="tiny-knnvc", extractor="tiny-wavlm",
-                       cache=vc_models["cache"], device="cpu")
+    return make_synth(vocoder_path, vc_vocoder="tiny-knnvc", extractor="tiny-wavlm",
+                      cache=vc_models["cache"])
 
 
 def test_convert_with_references_and_saved_voices(vc_synth, vc_models, tmp_path) -> None:
@@ -364,13 +373,15 @@ def test_speak_in_a_voice(vc_synth, vc_models, tmp_path) -> None:
 def test_voice_errors_and_cache(vc_synth, vc_models, tmp_path) -> None:
     from synth.knnvc import MatchingSet, MatchingSetError
 
-    with pytest.raises(PipelineError, match="nobody.wav: voice not found"):
+    from synth.voices import VoiceError
+
+    with pytest.raises(VoiceError, match="nobody.wav: voice not found"):
         vc_synth.convert(vc_models["src"], tmp_path / "nobody.wav")
     (tmp_path / "notes.txt").write_text("hi")
-    with pytest.raises(PipelineError, match="notes.txt: not a voice"):
+    with pytest.raises(VoiceError, match="notes.txt: not a voice"):
         vc_synth.convert(vc_models["src"], tmp_path / "notes.txt")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(PipelineError, match="no audio files in the voice folder"):
+    with pytest.raises(VoiceError, match="no audio files in the voice folder"):
         vc_synth.make_voice(tmp_path / "empty")
     other = vc_synth.make_voice(vc_models["ref"])
     MatchingSet(other.features, model="WAVLM_LARGE", layer=6).save(tmp_path / "other.pt")
@@ -384,18 +395,64 @@ def test_voice_errors_and_cache(vc_synth, vc_models, tmp_path) -> None:
     assert vc_synth.load_voice(tmp_path / "v.pt") is not first
 
 
-def test_vc_models_by_path_and_kind_checks(vc_synth, vc_models) -> None:
+def test_vc_models_by_path_and_kind_checks(vc_synth, vc_models, tmp_path) -> None:
     from synth.features import load_extractor
     from tests.synth.tiny import tiny_params
 
+    # Files instead of registry names: the architecture as a JSON file of factory arguments.
+    arch = tmp_path / "tiny-wavlm.json"
+    arch.write_text(json.dumps(dict(tiny_params("wavlm"), model_type="wavlm")))
+    by_path = make_synth("none", vc_vocoder=vc_models["vc_vocoder"],
+                         extractor=vc_models["extractor"], extractor_arch=arch, layer=2)
+    expected = vc_synth.convert(vc_models["src"], vc_models["ref"]).audio
+    np.testing.assert_array_equal(by_path.convert(vc_models["src"], vc_models["ref"]).audio,
+                                  expected)
+    # A ready extractor held by the hub under a name of one's own.
     extractor = load_extractor(dict(tiny_params("wavlm"), model_type="wavlm"),
                                vc_models["extractor"], name="tiny-wavlm")
-    by_path = Synthesizer("none", vc_vocoder=vc_models["vc_vocoder"], extractor=extractor,
-                          layer=2, device="cpu")
-    np.testing.assert_array_equal(by_path.convert(vc_models["src"], vc_models["ref"]).audio,
-                                  vc_synth.convert(vc_models["src"], vc_models["ref"]).audio)
+    given = make_synth("none", vc_vocoder=vc_models["vc_vocoder"], extractor="mine", layer=2)
+    given.hub.add(ModelSpec.make("feature_extractor", "mine", "WAVLM_LARGE"), extractor)
+    np.testing.assert_array_equal(given.convert(vc_models["src"], vc_models["ref"]).audio,
+                                  expected)
     cache = vc_models["cache"]
-    with pytest.raises(PipelineError, match="'tiny-wavlm' is a feature extractor, not a feature vocoder"):
-        Synthesizer("none", vc_vocoder="tiny-wavlm", extractor="tiny-wavlm", cache=cache).knnvc
-    with pytest.raises(PipelineError, match="'tiny-knnvc' is a feature vocoder, not a feature extractor"):
-        Synthesizer("none", vc_vocoder="tiny-knnvc", extractor="tiny-knnvc", cache=cache).knnvc
+    with pytest.raises(ModelKindError, match="'tiny-wavlm' is a feature extractor, not a feature vocoder"):
+        make_synth(vc_vocoder="tiny-wavlm", extractor="tiny-wavlm", cache=cache).knnvc
+    with pytest.raises(ModelKindError, match="'tiny-knnvc' is a feature vocoder, not a feature extractor"):
+        make_synth(vc_vocoder="tiny-knnvc", extractor="tiny-knnvc", cache=cache).knnvc
+
+
+def test_vocoder_chosen_per_call(synth, vocoder_path, tmp_path) -> None:
+    """One synthesizer, several vocoders: each call names its own, loaded once by the hub."""
+    other = save_tiny_mel_vocoder(tmp_path / "other", resblock="2", seed=1)
+    wav = speechlike(0.5, SR)
+    default = synth.resynthesize(wav, sample_rate=SR).audio
+    chosen = synth.resynthesize(wav, sample_rate=SR, vocoder=other).audio
+    alone = make_synth(other).resynthesize(wav, sample_rate=SR).audio
+    np.testing.assert_array_equal(chosen, alone)
+    assert chosen.shape == default.shape and not np.array_equal(chosen, default)
+    assert synth.mel_vocoder(other) is synth.mel_vocoder(str(other))  # held once
+    gl = synth.speak("Hi.", vocoder="griffinlim")
+    assert gl.sample_rate == 22050
+    assert synth.speak("Hi.", vocoder="none").sample_rate == 22050
+    # A spec with its own config: a checkpoint and a config file given apart.
+    spec = ModelSpec.make("mel_vocoder", other, other.parent / "config.json")
+    np.testing.assert_array_equal(synth.resynthesize(wav, sample_rate=SR, vocoder=spec).audio,
+                                  alone)
+    mel = synth.mel(wav, vocoder=other).numpy()
+    np.testing.assert_array_equal(synth.vocode(mel, vocoder=other).audio, alone)
+    assert synth.sample_rate == SR  # the configured default is unchanged
+
+
+def test_config_is_checked() -> None:
+    for field, value, message in (("k", 0, "k must be at least 1, got 0"),
+                                  ("speaking_rate", 20, "speaking_rate must be 80..450"),
+                                  ("max_batch_size", 0, "max_batch_size must be at least 1"),
+                                  ("chunk_frames", 0, "chunk_frames must be at least 1")):
+        with pytest.raises(PipelineError, match=message):
+            make_synth(**{field: value})
+    config = SynthConfig(vocoder=Path("a/b.pt"), vocoder_config="v1")
+    assert config.vocoder == "a/b.pt"
+    assert config.vocoder_spec() == ModelSpec("mel_vocoder", "a/b.pt", "v1")
+    assert config.vocoder_spec("c.pt") == ModelSpec("mel_vocoder", "c.pt")  # not the config's
+    assert config.vocoder_spec("none") is None
+    assert config.vocoder_spec("griffinlim").option("n_iter") == 32

@@ -7,8 +7,9 @@ import threading
 import numpy as np
 import pytest
 
+from synth.audio import trim_silence
 from synth.text import (EspeakError, EspeakVoice, TextError, normalize_text, number_to_words,
-                        ordinal_to_words, split_sentences, trim_silence, year_to_words)
+                        ordinal_to_words, split_sentences, year_to_words)
 
 
 @pytest.mark.parametrize("n, words", [
@@ -127,7 +128,7 @@ def test_espeak_sentence_audio(voice: EspeakVoice) -> None:
     text = "The quick brown fox jumps over the lazy dog near the river bank."
     audio = voice.synthesize(text)
     assert audio.dtype == np.float32 and audio.ndim == 1
-    seconds = len(trim_silence(audio)) / voice.sample_rate
+    seconds = len(trim_silence(audio, 22050, "threshold")) / voice.sample_rate
     expected = 13 / 175 * 60  # 13 words at 175 words per minute: 4.5 s
     assert 0.5 * expected < seconds < 1.5 * expected
     rms = float(np.sqrt(np.mean(audio ** 2)))
@@ -142,11 +143,12 @@ def test_espeak_sentence_audio(voice: EspeakVoice) -> None:
 
 def test_espeak_rate_changes_length(voice: EspeakVoice) -> None:
     text = "Speaking faster makes this sentence shorter."
-    normal = len(trim_silence(voice.synthesize(text)))
-    fast = len(trim_silence(EspeakVoice(rate=350).synthesize(text)))
+    normal = len(trim_silence(voice.synthesize(text), 22050, "threshold"))
+    fast = len(trim_silence(EspeakVoice(rate=350).synthesize(text), 22050, "threshold"))
     assert 0.35 < fast / normal < 0.7
     # the first voice is re-selected with its own rate after another voice was used
-    assert abs(len(trim_silence(voice.synthesize(text))) - normal) < 0.01 * normal
+    assert abs(len(trim_silence(voice.synthesize(text), 22050, "threshold")) - normal) \
+        < 0.01 * normal
 
 
 def test_speak_joins_sentences_with_pauses(voice: EspeakVoice) -> None:
@@ -159,8 +161,8 @@ def test_speak_joins_sentences_with_pauses(voice: EspeakVoice) -> None:
     assert loud[0] == edge and loud[-1] == len(audio) - edge - 1
     # exactly one long silence, the sentence pause, between two stretches of speech
     assert silent_runs(audio[edge:len(audio) - edge], int(0.3 * sr)) == [pause]
-    first = len(trim_silence(voice.synthesize("It is five o'clock.")))
-    second = len(trim_silence(voice.synthesize("Time for tea!")))
+    first = len(trim_silence(voice.synthesize("It is five o'clock."), 22050, "threshold"))
+    second = len(trim_silence(voice.synthesize("Time for tea!"), 22050, "threshold"))
     assert abs(len(audio) - (2 * edge + first + pause + second)) < 0.01 * sr
 
 

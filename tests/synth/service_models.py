@@ -1,4 +1,4 @@
-"""Tiny models on disk for the app tests, laid out the way an operator has them.
+"""Tiny models on disk for the web app and its service, laid out the way an operator has them.
 
 - ``models/tiny/g_00000001`` + ``config.json``: the default mel vocoder (16 kHz, hop 64), in
   the app's ``--models-dir``.

@@ -1,0 +1,134 @@
+"""The kinds of component :class:`synth.hub.ModelHub` can load, one loader each.
+
+A loader is ``loader(hub, spec) -> component``: it finds the file through
+:meth:`ModelHub.resolve <synth.hub.ModelHub.resolve>` (registry names are fetched and checked
+there, after their kind is checked), builds the component and puts it on ``hub.device``.
+The hub keeps what loaders return and knows nothing else about them, so a new kind (an
+acoustic model, another feature backend) is one function here, added to :data:`LOADERS`, or
+given to :meth:`ModelHub.register <synth.hub.ModelHub.register>`.
+
+=====================  =====================================================  ==================
+kind                   source                                                 component
+=====================  =====================================================  ==================
+``mel_vocoder``        registry name, checkpoint path (``config``: its         :class:`~vocoder.inference.Vocoder`
+                       ``config.json`` or a preset), or ``griffinlim``        or :class:`~vocoder.griffinlim.GriffinLimVocoder`
+                       (``config``: the mel settings; option ``n_iter``)
+``feature_vocoder``    registry name or checkpoint path (``config`` as above)  :class:`~vocoder.generator.HiFiGANGenerator`
+``feature_extractor``  registry name or weights path (``config``: a           :class:`~synth.features.SSLFeatureExtractor`
+                       torchaudio bundle name, or a JSON file of factory      (float32)
+                       arguments)
+``base_voice``         an espeak-ng voice name (option ``rate``, words per    :class:`~synth.text.EspeakVoice`
+                       minute)
+=====================  =====================================================  ==================
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from vocoder.errors import InputError
+
+from .defaults import DEFAULT_EXTRACTOR_ARCH, GRIFFINLIM
+from .hub import Loader, ModelSpec
+from .models import ModelKindError
+
+if TYPE_CHECKING:
+    from .hub import ModelHub
+
+
+def load_mel_vocoder(hub: "ModelHub", spec: ModelSpec) -> Any:
+    """A mel vocoder in the hub's dtype, or Griffin-Lim (float32) for ``griffinlim``."""
+    from vocoder.config import AudioConfig
+    from vocoder.griffinlim import GriffinLimVocoder
+    from vocoder.inference import Vocoder
+
+    if spec.source.lower() == GRIFFINLIM:
+        audio = AudioConfig() if spec.config is None else _hifigan_config(spec.config).audio
+        return GriffinLimVocoder(audio, n_iter=int(spec.option("n_iter", 32)), device=hub.device)
+    resolved = hub.resolve(spec)
+    config: Any = resolved.entry.hifigan_config() if resolved.entry else spec.config
+    voc = Vocoder.from_checkpoint(resolved.path, config, device=hub.device, dtype=hub.dtype)
+    if voc.config.is_feature_vocoder:
+        raise ModelKindError(f"{resolved.path}: a feature-input (kNN-VC) vocoder cannot vocode "
+                             "mels; it is for voice conversion", model=spec.label,
+                             kind="feature_vocoder", expected="mel_vocoder")
+    return voc
+
+
+def load_feature_vocoder(hub: "ModelHub", spec: ModelSpec) -> Any:
+    """A feature-input (kNN-VC) HiFi-GAN generator in the hub's dtype, frozen."""
+    from vocoder.checkpoint import load_generator
+
+    resolved = hub.resolve(spec)
+    config: Any = resolved.entry.hifigan_config() if resolved.entry else spec.config
+    generator, gen_config = load_generator(resolved.path, config)
+    if not gen_config.is_feature_vocoder:
+        raise ModelKindError(f"{resolved.path}: a mel vocoder cannot do voice conversion; it "
+                             "needs a feature-input (kNN-VC) vocoder", model=spec.label,
+                             kind="mel_vocoder", expected="feature_vocoder")
+    return generator.to(hub.device, hub.dtype).requires_grad_(False).eval()
+
+
+def load_feature_extractor(hub: "ModelHub", spec: ModelSpec) -> Any:
+    """An SSL feature extractor (float32, on the hub's device)."""
+    from .features import load_extractor
+
+    resolved = hub.resolve(spec)
+    if resolved.entry is not None:
+        arch, name, _ = resolved.entry.extractor_architecture()
+    else:
+        arch, name = extractor_architecture(spec.config or DEFAULT_EXTRACTOR_ARCH)
+    return load_extractor(arch, resolved.path, name=name, device=hub.device)
+
+
+def load_base_voice(hub: "ModelHub", spec: ModelSpec) -> Any:
+    """The espeak-ng voice ``spec.source`` at ``rate`` words per minute (no weights)."""
+    from .text import EspeakVoice
+
+    try:
+        return EspeakVoice(voice=spec.source, rate=int(spec.option("rate", 175)))
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+
+
+def extractor_architecture(text: str) -> tuple[Any, str]:
+    """``(arch, name)`` of an extractor given as a file: a torchaudio bundle name (upper
+    case), or a JSON file of factory arguments (named by its file stem)."""
+    if text.lower().endswith(".json") or "/" in text:
+        path = Path(text)
+        try:
+            arch = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{path}: cannot read the JSON architecture ({exc})") from None
+        if not isinstance(arch, dict):
+            raise InputError(f"{path}: expected a JSON object of factory arguments")
+        return arch, path.stem
+    return text.upper(), text.upper()
+
+
+def default_layer(hub: "ModelHub", spec: ModelSpec) -> int | None:
+    """The feature layer a registry extractor's entry records for kNN-VC, if any."""
+    entry = hub.entry(spec)
+    if entry is None or entry.kind != "feature_extractor":
+        return None
+    return entry.extractor_architecture()[2]
+
+
+def _hifigan_config(value: str):
+    from vocoder.checkpoint import resolve_config
+
+    return resolve_config("", value)[0]
+
+
+#: The kinds every hub knows.
+LOADERS: dict[str, Loader] = {
+    "mel_vocoder": load_mel_vocoder,
+    "feature_vocoder": load_feature_vocoder,
+    "feature_extractor": load_feature_extractor,
+    "base_voice": load_base_voice,
+}
+
+__all__ = ["LOADERS", "default_layer", "extractor_architecture", "load_base_voice",
+           "load_feature_extractor", "load_feature_vocoder", "load_mel_vocoder"]

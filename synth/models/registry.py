@@ -1,0 +1,313 @@
+"""The registry of named pretrained models (``assets/models.json``).
+
+:class:`ModelRegistry` holds the entries of a registry file in file order; each
+:class:`ModelEntry` gives a model's kind, download URL(s), sha256 and exact size (when
+published), an approximate size (for people, before downloading), its config, licence and
+source. Reading a registry touches neither the network nor the cache; the shipped registry is
+:meth:`ModelRegistry.shipped_path` (entry points may point elsewhere, see
+:meth:`synth.models.ModelCache.from_env`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Sequence
+
+from .errors import ModelError, ModelNotFoundError, RegistryError
+
+#: Kinds of models the registry knows. A new kind (an acoustic model, another extractor
+#: backend) is added here and gets a loader in :mod:`synth.loaders`.
+KINDS = ("mel_vocoder", "feature_vocoder", "feature_extractor")
+VOCODER_KINDS = ("mel_vocoder", "feature_vocoder")
+REGISTRY_FORMAT = 1
+
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+_URL_SCHEMES = ("https://", "http://", "file://")
+
+
+def format_size(size: int | None) -> str:
+    """Bytes as a short human string (``"5.6 MiB"``); ``"?"`` for unknown."""
+    if size is None:
+        return "?"
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"  # pragma: no cover
+
+
+def kind_label(kind: str) -> str:
+    """``"mel_vocoder"`` -> ``"mel vocoder"``."""
+    return kind.replace("_", " ")
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One registry entry.
+
+    ``config`` is the entry's config as a JSON object: given inline in the registry, or read
+    from ``config_file`` (a published ``config.json`` beside the registry) for vocoders.
+    ``sha256``/``size`` are ``None`` where nothing was published; ``sha256_note`` and
+    ``size_note`` then say what is known. ``size`` is exact (a download of another size is
+    refused); ``approx_size`` is the expected size in bytes, for showing before a download
+    when the exact one is not published.
+    """
+
+    name: str
+    kind: str
+    filename: str
+    urls: tuple[str, ...]
+    sha256: str | None
+    size: int | None
+    licence: str
+    source: str
+    description: str = ""
+    format: str = ""
+    config: Mapping[str, Any] | None = None
+    config_file: Path | None = None
+    licence_url: str = ""
+    requires: tuple[str, ...] = ()
+    sha256_note: str = ""
+    size_note: str = ""
+    notes: str = ""
+    approx_size: int | None = None
+
+    @property
+    def is_vocoder(self) -> bool:
+        return self.kind in VOCODER_KINDS
+
+    @property
+    def size_text(self) -> str:
+        """The download size for people: exact (``"5.6 MiB"``), approximate
+        (``"~5.6 MiB"``) or ``"?"``."""
+        if self.size is not None:
+            return format_size(self.size)
+        if self.approx_size is not None:
+            return "~" + format_size(self.approx_size)
+        return "?"
+
+    def describe(self) -> str:
+        """``"name (mel vocoder, ~5.6 MiB)"``: a model as messages name it."""
+        return f"{self.name} ({kind_label(self.kind)}, {self.size_text})"
+
+    def hifigan_config(self):
+        """The vocoder's config as a :class:`vocoder.config.HiFiGANConfig`.
+
+        Raises:
+            ModelError: the entry is not a vocoder, or has no config.
+        """
+        from vocoder.config import HiFiGANConfig
+
+        if not self.is_vocoder:
+            raise ModelError(f"model '{self.name}' is a {kind_label(self.kind)}, not a vocoder; it has no "
+                             "HiFi-GAN config")
+        if self.config is None:
+            raise ModelError(f"model '{self.name}' has no config in the registry")
+        source = str(self.config_file) if self.config_file else f"registry entry '{self.name}'"
+        return HiFiGANConfig.from_dict(self.config, source=source)
+
+    def extractor_architecture(self) -> tuple[Any, str, int | None]:
+        """``(arch, name, default_layer)`` of a feature extractor, for
+        :func:`synth.features.load_extractor`: a torchaudio bundle name, or the factory
+        arguments with ``model_type``; the layer kNN-VC uses, when the entry records one.
+
+        Raises:
+            ModelError: the entry is not a feature extractor.
+        """
+        if self.kind != "feature_extractor":
+            raise ModelError(f"model '{self.name}' is a {kind_label(self.kind)}, not a "
+                             "feature extractor")
+        cfg = dict(self.config or {})
+        bundle = cfg.get("torchaudio_bundle")
+        arch = bundle or dict(cfg.get("params") or {},
+                              model_type=str(cfg.get("model_type", "wav2vec2")).lower())
+        return arch, bundle or self.name, cfg.get("knnvc_layer")
+
+
+class ModelRegistry:
+    """The pretrained models known by name, in registry-file order."""
+
+    def __init__(self, entries: Sequence[ModelEntry], source: str = "registry") -> None:
+        self.source = source
+        self._entries: dict[str, ModelEntry] = {}
+        for entry in entries:
+            if entry.name in self._entries:
+                raise RegistryError(f"{source}: model name '{entry.name}' appears twice")
+            self._entries[entry.name] = entry
+        for entry in entries:
+            for dep in entry.requires:
+                if dep not in self._entries:
+                    raise RegistryError(f"{source}: model '{entry.name}': 'requires' names "
+                                        f"unknown model '{dep}'")
+
+    @staticmethod
+    def shipped_path() -> Path:
+        """The ``assets/models.json`` shipped with hifisynth."""
+        return Path(__file__).resolve().parents[2] / "assets" / "models.json"
+
+    @classmethod
+    def load(cls, path: str | os.PathLike | None = None) -> "ModelRegistry":
+        """Read a registry file (default: the shipped one, :meth:`shipped_path`)."""
+        path = Path(path) if path is not None else cls.shipped_path()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise RegistryError(f"{path}: model registry file not found") from None
+        except OSError as exc:
+            raise RegistryError(f"{path}: cannot read model registry ({exc.strerror})") from None
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise RegistryError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        return cls.from_dict(data, source=str(path), base_dir=path.parent)
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "registry",
+                  base_dir: str | os.PathLike | None = None) -> "ModelRegistry":
+        """Parse a registry object ``{"format": 1, "models": [...]}``.
+
+        Relative ``config`` paths are resolved against ``base_dir`` (the registry's folder).
+        """
+        if not isinstance(data, Mapping):
+            raise RegistryError(f"{source}: expected a JSON object, got {type(data).__name__}")
+        fmt = data.get("format", REGISTRY_FORMAT)
+        if fmt != REGISTRY_FORMAT:
+            raise RegistryError(f"{source}: 'format' {fmt!r} is not supported "
+                                f"(this hifisynth reads format {REGISTRY_FORMAT})")
+        models = data.get("models")
+        if not isinstance(models, list):
+            raise RegistryError(f"{source}: 'models' must be a list of entries")
+        base = Path(base_dir) if base_dir is not None else None
+        return cls([_parse_entry(item, i, source, base) for i, item in enumerate(models)],
+                   source=source)
+
+    def names(self) -> list[str]:
+        return list(self._entries)
+
+    def get(self, name: str) -> ModelEntry:
+        """The entry called ``name``.
+
+        Raises:
+            ModelNotFoundError: unknown name (the message lists close and known names).
+        """
+        try:
+            return self._entries[name]
+        except KeyError:
+            raise ModelNotFoundError(self.unknown_message(name)) from None
+
+    def unknown_message(self, name: str) -> str:
+        """The message for a name that is not in the registry (close and known names)."""
+        close = difflib.get_close_matches(name, self.names(), n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        return (f"unknown model '{name}': {hint}known models are {', '.join(self.names())} "
+                "(or give the path of a local file)")
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __iter__(self) -> Iterator[ModelEntry]:
+        return iter(self._entries.values())
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def _parse_entry(item: Any, index: int, source: str, base: Path | None) -> ModelEntry:
+    where = f"{source}: models[{index}]"
+    if not isinstance(item, Mapping):
+        raise RegistryError(f"{where}: expected a JSON object, got {type(item).__name__}")
+    name = item.get("name")
+    if isinstance(name, str):
+        where = f"{source}: model '{name}'"
+
+    def need(key: str, kind: type | tuple[type, ...], optional: bool = False) -> Any:
+        if key not in item or item[key] is None:
+            if optional:
+                return None
+            raise RegistryError(f"{where}: missing '{key}'")
+        value = item[key]
+        if not isinstance(value, kind) or isinstance(value, bool) and kind is int:
+            names = (kind.__name__ if isinstance(kind, type)
+                     else " or ".join(k.__name__ for k in kind))
+            raise RegistryError(f"{where}: '{key}' must be {names}, got {value!r}")
+        return value
+
+    def bad(key: str, msg: str) -> RegistryError:
+        return RegistryError(f"{where}: '{key}' {msg}")
+
+    name = need("name", str)
+    if not _NAME_RE.match(name):
+        raise bad("name", f"must be lower-case letters, digits, '.', '_' or '-', got {name!r}")
+    kind = need("kind", str)
+    if kind not in KINDS:
+        raise bad("kind", f"must be one of {', '.join(KINDS)}, got {kind!r}")
+    filename = need("filename", str)
+    if not filename or Path(filename).name != filename or filename.startswith("."):
+        raise bad("filename", f"must be a plain file name, got {filename!r}")
+    urls = need("urls", list)
+    if not urls:
+        raise bad("urls", "must list at least one URL")
+    for url in urls:
+        if not isinstance(url, str) or not url.startswith(_URL_SCHEMES):
+            raise bad("urls", f"entries must be http(s):// or file:// URLs, got {url!r}")
+    sha256 = need("sha256", str, optional=True)
+    if sha256 is not None:
+        sha256 = sha256.lower()
+        if not _SHA256_RE.match(sha256):
+            raise bad("sha256", f"must be 64 hex digits or null, got {item['sha256']!r}")
+    size = need("size", int, optional=True)
+    if size is not None and size <= 0:
+        raise bad("size", f"must be a positive number of bytes or null, got {size}")
+    approx_size = need("approx_size", int, optional=True)
+    if approx_size is not None and approx_size <= 0:
+        raise bad("approx_size", f"must be a positive number of bytes or null, got {approx_size}")
+    requires = need("requires", list, optional=True) or []
+    if not all(isinstance(r, str) for r in requires):
+        raise bad("requires", f"must be a list of model names, got {requires!r}")
+
+    config_value = need("config", (dict, str), optional=True)
+    config, config_file = None, None
+    if isinstance(config_value, str):
+        config_file = Path(config_value)
+        if not config_file.is_absolute():
+            if base is None:
+                raise bad("config", f"is a relative path ({config_value!r}) but the registry "
+                                    "has no folder to resolve it against")
+            config_file = base / config_file
+        try:
+            config = json.loads(config_file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise bad("config", f"names {config_file}, which does not exist") from None
+        except (OSError, json.JSONDecodeError) as exc:
+            raise bad("config", f"names {config_file}, which cannot be read as JSON ({exc})") from None
+        if not isinstance(config, dict):
+            raise bad("config", f"file {config_file} must hold a JSON object")
+    elif isinstance(config_value, dict):
+        config = config_value
+    if kind in VOCODER_KINDS and config is None:
+        raise bad("config", "is required for vocoders (the published config.json)")
+
+    return ModelEntry(
+        name=name, kind=kind, filename=filename, urls=tuple(urls), sha256=sha256, size=size,
+        licence=need("licence", str), source=need("source", str),
+        description=need("description", str, optional=True) or "",
+        format=need("format", str, optional=True) or "",
+        config=config, config_file=config_file,
+        licence_url=need("licence_url", str, optional=True) or "",
+        requires=tuple(requires),
+        sha256_note=need("sha256_note", str, optional=True) or "",
+        size_note=need("size_note", str, optional=True) or "",
+        notes=need("notes", str, optional=True) or "",
+        approx_size=approx_size,
+    )
+
+
+__all__ = ["KINDS", "ModelEntry", "ModelRegistry", "REGISTRY_FORMAT", "VOCODER_KINDS",
+           "format_size", "kind_label"]

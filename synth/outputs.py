@@ -1,0 +1,65 @@
+"""A folder of results served to the web app's users: WAV and PNG files, each in a folder of
+its own, removed after a while."""
+
+from __future__ import annotations
+
+import shutil
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+from vocoder.audio import save_wav
+
+
+class OutputFolder:
+    """Results under ``path``: each file in a new ``<uuid>/`` folder (so names never clash),
+    folders older than ``ttl`` seconds removed (looked for at most once a minute).
+
+    Args:
+        path: the folder (made when the first file is written).
+        ttl: seconds a result is kept (the web server serves its own copy after that).
+    """
+
+    def __init__(self, path: str | Path, ttl: float = 3600.0) -> None:
+        self.path = Path(path)
+        self.ttl = ttl
+        self._last_sweep = 0.0
+
+    def write_wav(self, audio: np.ndarray, sample_rate: int, stem: str) -> str:
+        """Mono float audio ``(samples,)`` as 16-bit PCM ``<stem>.wav``; returns its path."""
+        path = self._new(f"{stem}.wav")
+        save_wav(path, audio, sample_rate)
+        return str(path)
+
+    def write_png(self, image: np.ndarray, stem: str) -> str:
+        """An RGB image ``(height, width, 3)`` uint8 as ``<stem>.png`` (fast compression);
+        returns its path."""
+        from PIL import Image
+
+        path = self._new(f"{stem}.png")
+        Image.fromarray(image).save(path, format="PNG", compress_level=1)
+        return str(path)
+
+    def _new(self, name: str) -> Path:
+        self.sweep()
+        folder = self.path / uuid.uuid4().hex
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / name
+
+    def sweep(self, now: float | None = None) -> None:
+        """Remove result folders older than :attr:`ttl`."""
+        now = time.time() if now is None else now
+        if now - self._last_sweep < 60 or not self.path.is_dir():
+            return
+        self._last_sweep = now
+        for folder in self.path.iterdir():
+            try:
+                if now - folder.stat().st_mtime > self.ttl:
+                    shutil.rmtree(folder, ignore_errors=True)
+            except OSError:
+                pass
+
+
+__all__ = ["OutputFolder"]

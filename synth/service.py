@@ -1,0 +1,494 @@
+"""The web app's actions, without the web: one method per action, taking the values of the
+page's inputs (uploads as file paths) and returning the values of its outputs.
+
+:class:`SynthService` checks the request (:mod:`synth.uploads`, :mod:`synth.catalog`), runs
+one :class:`~synth.pipeline.Synthesizer` over one :class:`~synth.hub.ModelHub` (the vocoder
+is chosen per request, every model loaded once and shared) and writes the results
+(:mod:`synth.outputs`). Errors are library errors (:class:`vocoder.errors.HifisynthError`),
+with neutral messages; the app adds its own hints when it shows them.
+
+The service never downloads a model behind a request's back: its cache has
+``auto_download=False``, so a missing model is an error naming every model the action lacks,
+and :meth:`SynthService.download_model` is the one way in.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+import torch
+
+from vocoder.audio import resample
+from vocoder.errors import InputError
+
+from .catalog import ModelCatalog, display_name
+from .defaults import GRIFFINLIM
+from .hub import ModelHub, ModelSpec
+from .melimages import display_mel, mel_image, mel_range
+from .models import ModelCache, ModelError, format_size
+from .outputs import OutputFolder
+from .pipeline import PipelineError, SynthConfig, Synthesizer, SynthResult
+from .scores import score_pair
+from .uploads import (Limits, UploadError, check_size, read_clip, read_clips, read_mel_upload,
+                      strip_path)
+
+PRESETS = ("v1", "v2", "v3")
+
+
+class RequestError(InputError):
+    """A request the app cannot serve as it is (empty text, no clips, a bad setting); the
+    message says what to do and is shown as it is."""
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """How the app runs (its command-line options).
+
+    Attributes:
+        synth: the models and settings (the mel vocoder given here is the default one; the
+            loudness of conversions is set per request).
+        device, dtype: where and how the models run.
+        max_model_bytes: parameters and buffers held at once (``None``: no bound); the
+            least recently used models are released beyond it.
+        models_dir: extra checkpoints offered as vocoders; the only folder a vocoder name may
+            point into.
+        voices_dir: where saved voices (``<name>.pt``) are kept.
+        temp_dir: uploads and outputs.
+        limits: what one request may send.
+        concurrency: synthesis requests run at once.
+        queue_size: requests that may wait.
+    """
+
+    synth: SynthConfig = field(default_factory=SynthConfig)
+    device: str = "auto"
+    dtype: str = "float32"
+    max_model_bytes: int | None = None
+    models_dir: Path | None = None
+    voices_dir: Path | None = None
+    temp_dir: Path = Path("hifisynth-app")
+    limits: Limits = field(default_factory=Limits)
+    concurrency: int = 1
+    queue_size: int = 64
+
+
+class SynthService:
+    """What the web UI and the API call.
+
+    Args:
+        config: models, device, folders and limits.
+        cache: the model cache (downloads are turned off for requests; see the module
+            docstring).
+    """
+
+    def __init__(self, config: ServiceConfig, cache: ModelCache) -> None:
+        self.config = config
+        self.limits = config.limits
+        self.cache = replace(cache, auto_download=False, progress=False)
+        self.hub = ModelHub(self.cache, device=config.device, dtype=config.dtype,
+                            max_bytes=config.max_model_bytes)
+        self.synth = Synthesizer(self.hub, replace(config.synth, loudness=None))
+        self.catalog = ModelCatalog(self.cache, config.synth.vocoder, config.models_dir,
+                                    config.voices_dir or self.cache.home / "voices")
+        self.temp_dir = Path(config.temp_dir).resolve()
+        self.outputs = OutputFolder(self.temp_dir / "outputs")
+        self._uploads: dict[tuple, ModelSpec] = {}
+        self._uploads_lock = threading.Lock()
+        self._clock = threading.local()
+
+    # ------------------------------------------------------------------ timing
+
+    @contextmanager
+    def timing(self) -> Iterator[None]:
+        """Count the time spent inside the block as Synthesizer time of this request (this
+        thread); the app logs it beside the request's total."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self._clock.seconds = self.synth_seconds() + time.perf_counter() - start
+
+    def synth_seconds(self, reset: bool = False) -> float:
+        """Synthesizer time counted on this thread since the last reset."""
+        value = getattr(self._clock, "seconds", 0.0)
+        if reset:
+            self._clock.seconds = 0.0
+        return value
+
+    # ------------------------------------------------------------------ start-up
+
+    def preload(self) -> list[str]:
+        """Load the configured models now; one line per part that could not be loaded (the
+        app still starts: that part's requests say how to fix it)."""
+        problems = []
+        for part in ("vocoder", "espeak", "knnvc"):
+            try:
+                self.synth.load(part)
+            except Exception as exc:  # noqa: BLE001 - reported, the app still starts
+                problems.append(f"{part}: {' '.join(str(exc).split())}")
+        return problems
+
+    def missing_models(self) -> dict[str, list]:
+        """Registry models the app is configured with that are not downloaded:
+        ``{"vocoder": [entry], "voice conversion": [entries]}`` (empty lists when present)."""
+        config = self.config.synth
+        return {"vocoder": self.catalog.missing([config.vocoder]),
+                "voice conversion": self.catalog.missing([config.extractor, config.vc_vocoder])}
+
+    def banner(self) -> str:
+        """Markdown for the top of the page when configured models are not downloaded: what
+        is missing, what works meanwhile, how to get it; empty when nothing is missing."""
+        missing = self.missing_models()
+        if not any(missing.values()):
+            return ""
+        lines = []
+        if missing["vocoder"]:
+            (entry,) = missing["vocoder"]
+            chosen = self.catalog.preselected_vocoder()
+            meanwhile = ("Griffin-Lim (no download, lower quality) is selected until then"
+                         if chosen == GRIFFINLIM else f"**{chosen}** is selected until then")
+            lines.append(f"the default vocoder **{entry.name}** ({_about(entry.size_text)}); "
+                         f"{meanwhile}")
+        if missing["voice conversion"]:
+            names = " and ".join(f"**{e.name}** ({_about(e.size_text)})"
+                                 for e in missing["voice conversion"])
+            lines.append(f"{names}, for voice conversion and voices")
+        names = " ".join(e.name for group in missing.values() for e in group)
+        if self.cache.offline:
+            how = ("The app runs offline (HIFISYNTH_OFFLINE=1): place the files by hand at the "
+                   "cache paths the **Models** tab shows.")
+        else:
+            how = (f"Download them in the **Models** tab, or run `synth models download "
+                   f"{names}`.")
+        return "**Not downloaded yet:** " + "; ".join(lines) + ". " + how
+
+    # ------------------------------------------------------------------ text to speech
+
+    def tts(self, text: str | None, voice: str | None = "base",
+            references: Sequence[str] | None = None, saved_voice: str | None = None,
+            vocoder: str | None = None) -> tuple[str, str]:
+        """Text -> speech. ``voice``: ``base`` (the espeak-ng voice through the mel
+        ``vocoder``), ``clips`` (converted into the voice of the ``references`` clips) or
+        ``saved`` (into the saved voice ``saved_voice``). Returns the WAV path and notes
+        (markdown)."""
+        text = (text or "").strip()
+        if not text:
+            raise RequestError("type some text to speak")
+        if len(text) > self.limits.max_text_chars:
+            raise RequestError(f"the text is {len(text)} characters long; the limit is "
+                               f"{self.limits.max_text_chars}")
+        voice = (voice or "base").strip().lower()
+        notes: list[str] = []
+        if voice == "base":
+            choice = self.catalog.resolve_vocoder(vocoder)
+            with self.timing():
+                result = self.synth.speak(text, vocoder=choice)
+            notes.append(f"espeak-ng base voice through the **{self._vocoder_label(choice)}** "
+                         "vocoder")
+        elif voice in ("clips", "saved"):
+            if voice == "clips":
+                clips = read_clips(references, "reference", self.limits)
+                if not clips:
+                    raise RequestError("upload one or more reference clips of the target voice")
+                notes += [n for c in clips for n in c.notes]
+                with self.timing():
+                    target: Any = self.synth.make_voice([c.pair() for c in clips])
+                described = f"{len(clips)} reference clip(s)"
+            else:
+                target = self.catalog.voice_path(saved_voice)
+                described = f"saved voice **{saved_voice}**"
+            with self.timing():
+                result = _loudness(self.synth.speak(text, voice=target), -16.0)
+            notes.append(f"espeak-ng base voice converted into {described} (kNN-VC); the mel "
+                         "vocoder choice does not apply")
+        else:
+            raise RequestError(f"voice must be 'base', 'clips' or 'saved', got {voice!r}")
+        notes.append(f"{result.seconds:.2f} s at {result.sample_rate} Hz")
+        return self.write(result, "speech"), _markdown(notes)
+
+    def mel(self, audio: str | None) -> str:
+        """The mel spectrogram of an audio file as a PNG image (80 bands up to 8 kHz, low
+        frequencies at the bottom); returns its path."""
+        if not audio:
+            raise RequestError("no audio to show")
+        clip = read_clip(audio, "audio", self.limits)
+        return self.outputs.write_png(mel_image(display_mel(clip.wav, clip.sample_rate)), "mel")
+
+    # ------------------------------------------------------------------ voice conversion
+
+    def convert(self, source: str | None, references: Sequence[str] | None, k: float = 4,
+                normalize: bool = True, loudness: float = -16.0) -> tuple[str, str]:
+        """Voice conversion: ``source`` speech in the voice of the ``references`` clips, with
+        ``k`` neighbours; loudness normalised to ``loudness`` LUFS when ``normalize``.
+        Returns the WAV path and notes."""
+        if not source:
+            raise RequestError("upload or record the source speech")
+        k = int(k)
+        if not 1 <= k <= 64:
+            raise RequestError(f"k must be 1..64, got {k}")
+        if normalize and not -70 <= float(loudness) <= 0:
+            raise RequestError(f"loudness must be -70..0 LUFS, got {loudness}")
+        vc_rate = self.synth.knnvc.extractor.sample_rate
+        src = read_clip(source, "source", self.limits, vc_rate)
+        clips = read_clips(references, "reference", self.limits)
+        if not clips:
+            raise RequestError("upload one or more reference clips of the target voice")
+        notes = src.notes + [n for c in clips for n in c.notes]
+        with self.timing():
+            voice = self.synth.make_voice([c.pair() for c in clips])
+            result = self.synth.convert(src.pair(), voice, k=k)
+            result = _loudness(result, float(loudness) if normalize else None)
+        notes.append(f"{src.seconds:.2f} s of source speech in the voice of {len(clips)} "
+                     f"reference clip(s) ({voice.seconds:.1f} s of matched speech), k = {k}; "
+                     f"{result.sample_rate} Hz")
+        return self.write(result, "converted"), _markdown(notes)
+
+    def save_voice(self, references: Sequence[str] | None, name: str | None) -> tuple[str, str]:
+        """Save the reference clips as the voice ``name`` for text to speech. Returns notes
+        and the saved name."""
+        path = self.catalog.new_voice_path(name)
+        clips = read_clips(references, "reference", self.limits)
+        if not clips:
+            raise RequestError("upload one or more reference clips of the voice to save")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        replaced = path.exists()
+        with self.timing():
+            voice = self.synth.save_voice([c.pair() for c in clips], path)
+        notes = [n for c in clips for n in c.notes]
+        notes.append(f"{'replaced' if replaced else 'saved'} voice **{path.stem}**: "
+                     f"{len(clips)} clip(s), {voice.seconds:.1f} s of speech; choose it under "
+                     "Text to speech > Saved voice")
+        return _markdown(notes), path.stem
+
+    # ------------------------------------------------------------------ vocoder lab
+
+    def vocoder(self, audio: str | None, mel: str | None = None, vocoder: str | None = None,
+                checkpoint: str | None = None, config: str | None = None,
+                preset: str | None = None) -> tuple[str, str]:
+        """Resynthesise ``audio`` (or vocode the ``.npy`` ``mel``) with a vocoder: the choice
+        ``vocoder``, or an uploaded ``checkpoint`` with its ``config`` (``config.json``) or
+        a ``preset`` (v1, v2, v3). Returns the result (a WAV at the vocoder's rate) and
+        notes."""
+        if bool(audio) == bool(mel):
+            raise RequestError("give either an audio clip to resynthesise or a .npy mel to "
+                               "vocode, not both" if audio else
+                               "upload an audio clip to resynthesise or a .npy mel to vocode")
+        choice, label = self._lab_vocoder(vocoder, checkpoint, config, preset)
+        voc = self._load_lab_vocoder(choice, checkpoint, config)
+        rate = voc.sample_rate
+        if audio:
+            clip = read_clip(audio, "audio", self.limits, rate)
+            with self.timing():
+                result = self.synth.resynthesize(clip.pair(), vocoder=voc)
+            notes = clip.notes + [f"{clip.name}: {result.seconds:.2f} s resynthesised by "
+                                  f"{label} at {rate} Hz"]
+            return self.write(result, "resynthesized"), _markdown(notes)
+        path, array = read_mel_upload(mel, self.limits)
+        frames = array.shape[-1]
+        seconds = frames * voc.upsample_factor / rate
+        if seconds > self.limits.max_seconds:
+            raise UploadError(f"mel ({path.name}): {frames} frames make {seconds:.1f} s of "
+                              f"audio; the limit is {self.limits.max_seconds:g} s")
+        try:
+            with self.timing():
+                result = self.synth.vocode(array, vocoder=voc)
+        except PipelineError as exc:
+            raise UploadError(f"mel ({path.name}): {strip_path(str(exc), path)}") from None
+        notes = [f"{path.name}: {frames} frames vocoded by {label}: {result.seconds:.2f} s at "
+                 f"{rate} Hz"]
+        return self.write(result, "vocoded"), _markdown(notes)
+
+    def vocoder_compare(self, original: str | None, resynthesized: str | None,
+                        mel: str | None = None) -> tuple[str | None, str, list[list[Any]]]:
+        """Compare a resynthesis with its original: their mel images (80 bands up to 8 kHz,
+        one colour range) and the scores of ``vocoder eval``. The original is resampled to the
+        resynthesis's rate and cut to its length. Without an original, the left image shows
+        the ``.npy`` ``mel`` given to the vocoder (its own bands) and there are no scores."""
+        if not resynthesized:
+            raise RequestError("nothing to compare: resynthesise something first")
+        deg = read_clip(resynthesized, "resynthesis", self.limits)
+        deg_mel = display_mel(deg.wav, deg.sample_rate)
+        if not original:
+            if not mel:
+                raise RequestError("give the original audio (or the .npy mel) to compare with")
+            _, array = read_mel_upload(mel, self.limits)
+            given = np.asarray(array, np.float32).reshape(array.shape[-2], array.shape[-1])
+            return (self.outputs.write_png(mel_image(given), "mel-given"),
+                    self.outputs.write_png(mel_image(deg_mel), "mel-vocoded"), [])
+        ref = read_clip(original, "original", self.limits)
+        ref_wav = resample(ref.wav, ref.sample_rate, deg.sample_rate)[: len(deg.wav)]
+        ref_mel = display_mel(ref_wav, deg.sample_rate)
+        lo_hi = mel_range(ref_mel, deg_mel)
+        rows, _ = score_pair(ref_wav, deg.wav, deg.sample_rate)
+        return (self.outputs.write_png(mel_image(ref_mel, lo_hi), "mel-original"),
+                self.outputs.write_png(mel_image(deg_mel, lo_hi), "mel-resynthesized"), rows)
+
+    def _lab_vocoder(self, vocoder: str | None, checkpoint: str | None, config: str | None,
+                     preset: str | None) -> tuple[str | ModelSpec | None, str]:
+        """The vocoder choice of the lab and how notes name it."""
+        if not checkpoint:
+            choice = self.catalog.resolve_vocoder(vocoder, allow_none=False)
+            return choice, self._vocoder_label(choice)
+        ckpt = Path(checkpoint)
+        preset = (preset or "").strip().lower()
+        if config:
+            cfg = str(config)
+        elif preset in PRESETS:
+            cfg = preset
+        elif preset:
+            raise RequestError(f"preset must be one of {', '.join(PRESETS)}, got {preset!r}")
+        else:
+            raise RequestError(f"checkpoint ({ckpt.name}): upload its config.json too, or pick "
+                               f"a preset ({', '.join(PRESETS)})")
+        check_size(ckpt, f"checkpoint ({ckpt.name})", self.limits)
+        return self._upload_spec(ckpt, cfg), f"the uploaded checkpoint {ckpt.name}"
+
+    def _upload_spec(self, checkpoint: Path, config: str) -> ModelSpec:
+        """The spec of an uploaded checkpoint, the same for the same content (whatever the
+        upload's path), so the hub loads it once while it holds it."""
+        from .models import sha256_file
+
+        key = (sha256_file(checkpoint),
+               config if config in PRESETS else sha256_file(Path(config)))
+        with self._uploads_lock:
+            spec = self._uploads.get(key)
+            if spec is None or not self.hub.is_held(spec):
+                spec = self._uploads[key] = ModelSpec.make("mel_vocoder", checkpoint, config)
+                while len(self._uploads) > 64:
+                    self._uploads.pop(next(iter(self._uploads)))
+            return spec
+
+    def _load_lab_vocoder(self, choice: str | ModelSpec | None, checkpoint: str | None,
+                          config: str | None):
+        try:
+            return self.synth.mel_vocoder(choice)
+        except (ValueError, ModelError) as exc:
+            if not checkpoint:
+                raise
+            ckpt = Path(checkpoint)
+            message = strip_path(str(exc), ckpt)
+            if config:
+                message = strip_path(message, Path(config))
+            raise UploadError(f"checkpoint ({ckpt.name}): {message}") from None
+
+    def _vocoder_label(self, choice: str | None) -> str:
+        return display_name(self.config.synth.vocoder if choice is None else choice)
+
+    # ------------------------------------------------------------------ models
+
+    def uses(self) -> dict[str, str]:
+        config = self.config.synth
+        return {config.vocoder: "default mel vocoder", config.vc_vocoder: "voice conversion vocoder",
+                config.extractor: "voice conversion features"}
+
+    def download_choices(self) -> tuple[list[tuple[str, str]], str | None]:
+        """Models to offer for download, ``(label, name)`` with kind and size, and the one to
+        preselect: the first model this app uses that is missing."""
+        choices = [(entry.describe(), entry.name) for entry in self.cache.registry]
+        missing = [e.name for group in self.missing_models().values() for e in group]
+        return choices, (missing[0] if missing else None)
+
+    def models(self) -> list[list[str]]:
+        """The registry's models and their cache state (rows under
+        :data:`synth.catalog.MODEL_HEADERS`)."""
+        return self.catalog.models_table(self.uses())
+
+    def download_model(self, name: str | None,
+                       progress: Callable[..., Any] | None = None) -> tuple[str, list[list[str]]]:
+        """Download a registry model into the cache, reporting ``progress((done, total),
+        desc=..., unit="bytes")``. Returns notes and the updated model table."""
+        entry = self.catalog.entry(name)
+        last = [0.0]
+
+        def report(done: int, total: int | None) -> None:
+            now = time.monotonic()
+            if progress is not None and (now - last[0] > 0.1 or (total and done >= total)):
+                last[0] = now
+                progress((done, total), desc=f"downloading {entry.name}", unit="bytes")
+
+        before = self.cache.status(entry.name)
+        path = self.cache.with_progress(report).download(entry.name)
+        size = format_size(path.stat().st_size)
+        if before.present:
+            note = f"**{entry.name}** was already in the cache ({size}), checked: {path}"
+        else:
+            note = f"downloaded **{entry.name}** ({size}), checksum checked: {path}"
+        return note, self.models()
+
+    def status(self) -> dict[str, Any]:
+        """Device, models, memory, limits and choices, as JSON."""
+        info = self.synth.describe()
+        cuda = None
+        if self.hub.device.type == "cuda":
+            index = self.hub.device.index or 0
+            props = torch.cuda.get_device_properties(index)
+            cuda = {"name": props.name, "memory_gb": round(props.total_memory / 1e9, 1),
+                    "allocated_gb": round(torch.cuda.memory_allocated(index) / 1e9, 2)}
+        config = self.config.synth
+        return {
+            "device": info["device"], "dtype": info["dtype"], "cuda": cuda,
+            "torch": torch.__version__, "cpu_threads": torch.get_num_threads(),
+            "concurrency": self.config.concurrency, "queue_size": self.config.queue_size,
+            "models": {"vocoder": display_name(config.vocoder),
+                       "vc_vocoder": display_name(config.vc_vocoder),
+                       "extractor": display_name(config.extractor),
+                       "loaded": info["loaded"],
+                       "held": [{"name": h.spec.label, "kind": h.spec.kind,
+                                 "mb": round(h.nbytes / 1e6, 1)} for h in self.hub.held()],
+                       "missing": [e.name for group in self.missing_models().values()
+                                   for e in group]},
+            "model_memory_mb": round(self.hub.nbytes / 1e6, 1),
+            "max_model_memory_mb": (None if self.config.max_model_bytes is None
+                                    else round(self.config.max_model_bytes / 1e6, 1)),
+            "offline": self.cache.offline,
+            "limits": asdict(self.limits),
+            "vocoders": [value for _, value in self.catalog.vocoder_choices()],
+            "preselected_vocoder": self.catalog.preselected_vocoder(),
+            "voices": self.catalog.voice_names(),
+        }
+
+    def status_markdown(self) -> str:
+        """One line: device, dtype, concurrency, what is loaded and its memory."""
+        s = self.status()
+        device = s["device"]
+        if s["cuda"]:
+            device += f" ({s['cuda']['name']}, {s['cuda']['memory_gb']} GB)"
+        else:
+            device += f" ({s['cpu_threads']} threads)"
+        loaded = ", ".join(s["models"]["loaded"]) or "nothing yet"
+        return (f"**Device:** {device}, {s['dtype']} · **requests at once:** {s['concurrency']} "
+                f"(queue {s['queue_size']}) · **loaded:** {loaded} "
+                f"({s['model_memory_mb']:g} MB) · torch {s['torch']}"
+                + (" · **offline**" if s["offline"] else ""))
+
+    # ------------------------------------------------------------------ outputs
+
+    def write(self, result: SynthResult, stem: str) -> str:
+        """A result as a 16-bit WAV in the outputs folder; returns its path."""
+        return self.outputs.write_wav(result.audio, result.sample_rate, stem)
+
+
+def _about(size_text: str) -> str:
+    """``"~5.6 MiB"`` -> ``"about 5.6 MiB"`` (in markdown, ``~`` pairs strike text through)."""
+    return size_text.replace("~", "about ")
+
+
+def _loudness(result: SynthResult, lufs: float | None) -> SynthResult:
+    if lufs is None:
+        return result
+    from .audio import normalize_loudness
+
+    return SynthResult(normalize_loudness(result.audio, result.sample_rate, lufs),
+                       result.sample_rate)
+
+
+def _markdown(notes: Sequence[str]) -> str:
+    return "\n".join(f"- {n}" for n in notes)
+
+
+__all__ = ["PRESETS", "RequestError", "ServiceConfig", "SynthService"]

@@ -1,0 +1,194 @@
+"""Checks on files a user uploads to the web app, before any model sees them.
+
+An upload is checked for size, readability, duration, sample rate and silence, and read as
+mono float32 through :func:`synth.audio.load_input_audio`; what had to be converted (channels
+mixed down, 8-bit or float samples, samples beyond full scale, another rate) is reported as
+notes. Messages name the upload by what it is and its file name, never the server's folder.
+Uploads are read by any format libsndfile reads (WAV, FLAC, OGG/Vorbis and Opus, MP3...),
+without ffmpeg.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import soundfile as sf
+
+from vocoder.audio import AudioError
+from vocoder.errors import InputError
+
+from .audio import load_input_audio
+
+SILENCE_DBFS = -60.0  # a clip whose peak is below this is treated as silence
+MIN_RATE, MAX_RATE = 4000, 192000  # sample rates a speech recording can have
+
+
+class UploadError(InputError):
+    """An upload the app cannot use; the message names it and is shown as it is."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one request may send.
+
+    Attributes:
+        max_upload_mb: largest uploaded file, in MB (10^6 bytes).
+        max_seconds: longest uploaded audio clip (and longest mel to vocode), in seconds.
+        min_seconds: shortest usable clip, in seconds.
+        max_text_chars: longest text for text to speech.
+        max_references: most reference clips in one request.
+    """
+
+    max_upload_mb: float = 100.0
+    max_seconds: float = 60.0
+    min_seconds: float = 0.2
+    max_text_chars: int = 2000
+    max_references: int = 20
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1_000_000)
+
+
+@dataclass
+class Clip:
+    """An uploaded clip: mono float32 ``wav`` ``(samples,)`` at ``sample_rate`` Hz, its file
+    ``name`` (no folder) and ``notes`` on what was converted."""
+
+    wav: np.ndarray
+    sample_rate: int
+    name: str
+    notes: list[str]
+
+    @property
+    def seconds(self) -> float:
+        return len(self.wav) / self.sample_rate
+
+    def pair(self) -> tuple[np.ndarray, int]:
+        return self.wav, self.sample_rate
+
+
+def check_size(path: str | os.PathLike, label: str, limits: Limits) -> int:
+    """The file's size in bytes, refused when missing, empty or over the upload limit."""
+    try:
+        size = Path(path).stat().st_size
+    except OSError:
+        raise UploadError(f"{label}: the upload is missing; upload it again") from None
+    if size > limits.max_upload_bytes:
+        raise UploadError(f"{label}: the file is {size / 1e6:.1f} MB; the limit is "
+                          f"{limits.max_upload_mb:g} MB")
+    if size == 0:
+        raise UploadError(f"{label}: the file is empty")
+    return size
+
+
+def read_clip(path: str | os.PathLike, what: str, limits: Limits,
+              target_rate: int | None = None) -> Clip:
+    """Check and read an uploaded audio file.
+
+    Raises :class:`UploadError` (naming ``what`` and the file name) for a file too big,
+    unreadable, too long or short, at an unusable sample rate, or silent. Stereo is mixed
+    down, 8-bit and float samples are converted, samples beyond full scale are scaled down;
+    each conversion adds a note. ``target_rate`` only adds a note that the clip will be
+    resampled.
+    """
+    path = Path(path)
+    label = f"{what} ({path.name})"
+    check_size(path, label, limits)
+    try:
+        info = sf.info(str(path))
+    except Exception:  # noqa: BLE001 - soundfile raises several types for unreadable data
+        raise UploadError(f"{label}: not an audio file the app can read (corrupt, or not "
+                          "WAV/FLAC/OGG/MP3)") from None
+    if info.samplerate < MIN_RATE or info.samplerate > MAX_RATE:
+        raise UploadError(f"{label}: sample rate {info.samplerate} Hz is not usable; speech "
+                          f"recordings are {MIN_RATE}-{MAX_RATE} Hz (16000, 22050, 44100, "
+                          "48000...)")
+    duration = info.frames / info.samplerate if info.frames > 0 else 0.0
+    if duration > limits.max_seconds:
+        raise UploadError(f"{label}: {duration:.1f} s long; the limit is "
+                          f"{limits.max_seconds:g} s (trim the clip)")
+    try:
+        wav, sr = load_input_audio(path)
+    except AudioError as exc:
+        raise UploadError(f"{label}: {strip_path(str(exc), path)}") from None
+    seconds = len(wav) / sr
+    if seconds > limits.max_seconds:
+        raise UploadError(f"{label}: {seconds:.1f} s long; the limit is "
+                          f"{limits.max_seconds:g} s (trim the clip)")
+    if seconds < limits.min_seconds:
+        raise UploadError(f"{label}: only {seconds:.2f} s long; the app needs at least "
+                          f"{limits.min_seconds:g} s of speech")
+    notes = []
+    if info.channels > 1:
+        notes.append(f"{label}: {info.channels} channels, mixed down to mono")
+    subtype = (info.subtype or "").upper()
+    if subtype in ("PCM_U8", "PCM_S8"):
+        notes.append(f"{label}: 8-bit samples; their quantisation noise (about -48 dB) is "
+                     "carried into the result")
+    elif subtype in ("FLOAT", "DOUBLE"):
+        notes.append(f"{label}: {'32' if subtype == 'FLOAT' else '64'}-bit float samples, "
+                     "read as they are")
+    peak = float(np.abs(wav).max())
+    if peak <= 10 ** (SILENCE_DBFS / 20):
+        level = "no signal at all" if peak == 0 else f"peak {20 * math.log10(peak):.0f} dBFS"
+        raise UploadError(f"{label}: the clip is silent ({level}); upload or record speech")
+    if peak > 1.0:
+        wav = wav * np.float32(0.99 / peak)
+        notes.append(f"{label}: samples reach {peak:.2f}, beyond full scale; scaled down to "
+                     "peak 0.99")
+    if target_rate is not None and sr != target_rate:
+        note = f"{label}: resampled from {sr} Hz to {target_rate} Hz"
+        if sr < target_rate:
+            note += (f" (a {sr} Hz recording has nothing above {sr / 2000:g} kHz, so neither "
+                     "has the result)")
+        notes.append(note)
+    return Clip(np.ascontiguousarray(wav, dtype=np.float32), int(sr), path.name, notes)
+
+
+def read_clips(files: Sequence[str | os.PathLike] | str | os.PathLike | None, what: str,
+               limits: Limits, target_rate: int | None = None) -> list[Clip]:
+    """:func:`read_clip` for each of several uploads (none: an empty list), refused when
+    there are more than ``limits.max_references``."""
+    if files is None or files == "" or (isinstance(files, (list, tuple)) and not files):
+        return []
+    paths = [files] if isinstance(files, (str, os.PathLike)) else list(files)
+    if len(paths) > limits.max_references:
+        raise UploadError(f"{len(paths)} {what} clips; the limit is {limits.max_references}")
+    return [read_clip(p, what, limits, target_rate) for p in paths]
+
+
+def read_mel_upload(path: str | os.PathLike, limits: Limits) -> tuple[Path, np.ndarray]:
+    """An uploaded ``.npy`` mel: its path and array (at least 2-D, with frames), read without
+    unpickling anything."""
+    from .pipeline import PipelineError, load_mel_file
+
+    path = Path(path)
+    label = f"mel ({path.name})"
+    check_size(path, label, limits)
+    if path.suffix.lower() != ".npy":
+        raise UploadError(f"{label}: expected a .npy file (numpy.save of a (num_mels, frames) "
+                          "array)")
+    try:
+        array = load_mel_file(path)
+    except PipelineError as exc:
+        raise UploadError(f"{label}: {strip_path(str(exc), path)}") from None
+    if array.ndim < 2 or array.shape[-1] == 0:
+        raise UploadError(f"{label}: expected an array of shape (num_mels, frames), got "
+                          f"{tuple(array.shape)}")
+    return path, array
+
+
+def strip_path(message: str, path: str | os.PathLike) -> str:
+    """``message`` with the server-side folder of ``path`` removed."""
+    path = Path(path)
+    return message.replace(f"{path}: ", "").replace(str(path), path.name)
+
+
+__all__ = ["Clip", "Limits", "MAX_RATE", "MIN_RATE", "SILENCE_DBFS", "UploadError",
+           "check_size", "read_clip", "read_clips", "read_mel_upload", "strip_path"]
