@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from vocoder.audio import resample
+from vocoder.config import preset_names
 from vocoder.errors import InputError
 
 from .catalog import ModelCatalog, display_name
@@ -38,7 +39,7 @@ from .scores import score_pair
 from .uploads import (Limits, UploadError, check_size, read_clip, read_clips, read_mel_upload,
                       strip_path)
 
-PRESETS = ("v1", "v2", "v3")
+PRESETS = tuple(preset_names("mel"))  # the mel vocoders of vocoder.config.PRESETS
 
 
 class RequestError(InputError):

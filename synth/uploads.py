@@ -20,12 +20,13 @@ import numpy as np
 import soundfile as sf
 
 from vocoder.audio import AudioError
+from vocoder.config import SAMPLE_RATE_RANGE
 from vocoder.errors import InputError
 
 from .audio import load_input_audio
 
 SILENCE_DBFS = -60.0  # a clip whose peak is below this is treated as silence
-MIN_RATE, MAX_RATE = 4000, 192000  # sample rates a speech recording can have
+MIN_RATE, MAX_RATE = SAMPLE_RATE_RANGE  # sample rates a speech recording can have
 
 
 class UploadError(InputError):
