@@ -81,6 +81,9 @@ class GeneratorConfig:
         default_factory=lambda: [[1, 3, 5], [1, 3, 5], [1, 3, 5]])
     in_channels: int = 80
     input_dim: int | None = None
+    #: How convolutions (not the upsampling ones) pad their input: "zeros" as published;
+    #: "reflect" in SpeechBrain's HiFi-GAN. Written to config.json only when not "zeros".
+    conv_padding_mode: str = "zeros"
 
     @property
     def upsample_factor(self) -> int:
@@ -98,8 +101,12 @@ class GeneratorConfig:
              f"must have one entry per upsample rate ({len(self.upsample_rates)}), "
              f"got {len(self.upsample_kernel_sizes)}")
         for u, k in zip(self.upsample_rates, self.upsample_kernel_sizes):
-            need(u > 0 and k >= u and (k - u) % 2 == 0, "upsample_kernel_sizes",
-                 f"kernel {k} for rate {u}: need kernel >= rate and kernel - rate even")
+            # kernel - rate odd: one extra sample of output padding (ESPnet/ParallelWaveGAN)
+            need(u > 0 and k >= u and ((k - u) % 2 == 0 or u > 1), "upsample_kernel_sizes",
+                 f"kernel {k} for rate {u}: need kernel >= rate, and kernel - rate even "
+                 "when the rate is 1")
+        need(self.conv_padding_mode in ("zeros", "reflect"), "conv_padding_mode",
+             f"must be \"zeros\" or \"reflect\", got {self.conv_padding_mode!r}")
         need(len(self.resblock_kernel_sizes) == len(self.resblock_dilation_sizes),
              "resblock_dilation_sizes",
              f"must have one entry per kernel size ({len(self.resblock_kernel_sizes)}), "
@@ -208,6 +215,8 @@ class HiFiGANConfig:
         gen = asdict(self.generator)
         in_channels, input_dim = gen.pop("in_channels"), gen.pop("input_dim")
         gen.pop("resblock")
+        if gen["conv_padding_mode"] == "zeros":
+            gen.pop("conv_padding_mode")
         out.update(gen)
         if input_dim is not None:
             out["hubert_dim"] = input_dim
