@@ -93,7 +93,7 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
                 obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         text = str(exc)
-        if "Unsupported global" in text or "can still be loaded" in text:
+        if "unsupported global" in text.lower() or "can still be loaded" in text:
             found = re.search(r"GLOBAL (\S+)", text)
             what = f" ({found.group(1)})" if found else ""
             raise CheckpointError(
