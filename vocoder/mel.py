@@ -265,20 +265,11 @@ def _espnet_ljspeech() -> CenteredLogMel:
     return CenteredLogMel(audio, "espnet", "10", 1e-10)
 
 
-def _bigvgan(sample_rate: int, n_fft: int, hop: int, mels: int, fmax: float | None
-             ) -> HiFiGANMel:
-    return HiFiGANMel(AudioConfig(sampling_rate=sample_rate, n_fft=n_fft, hop_size=hop,
-                                  win_size=n_fft, num_mels=mels, fmin=0.0, fmax=fmax))
-
-
 #: Named mels of published vocoders, so mels made by their TTS systems meet them.
 MEL_PRESETS: dict[str, Callable[[], nn.Module]] = {
     "speechbrain-22k": lambda: _speechbrain(22050),   # tts-hifigan-ljspeech, -libritts-22050Hz
     "speechbrain-16k": lambda: _speechbrain(16000),   # tts-hifigan-libritts-16kHz
     "espnet-ljspeech": _espnet_ljspeech,              # ParallelWaveGAN's LJSpeech recipes (raw log10)
-    "bigvgan-22k-80band": lambda: _bigvgan(22050, 1024, 256, 80, 8000.0),
-    "bigvgan-24k-100band": lambda: _bigvgan(24000, 1024, 256, 100, 12000.0),
-    "bigvgan-44k-128band": lambda: _bigvgan(44100, 2048, 512, 128, None),
 }
 
 
