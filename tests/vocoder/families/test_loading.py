@@ -190,8 +190,8 @@ def test_torchscript_export_runs_as_given(tmp_path):
         save_converted(loaded, tmp_path / "out")
     halved = torch.jit.trace(_EveryOther(ref), torch.randn(1, 20, 40))
     halved.save(str(tmp_path / "vocoder.pt"))
-    with pytest.raises(InputError, match=r"turned frames \(1, 20, 7\) into \(1, 224\); "
-                                         r"expected \(1, 448\)"):
+    with pytest.raises(InputError, match=r"turned frames \(1, 20, 7\) into \(1, 1, 224\); "
+                                         r"expected \(1, 1, 448\)"):
         load_vocoder(tmp_path / "vocoder.pt").vocoder(torch.randn(1, 20, 7))
 
 
