@@ -75,8 +75,10 @@ def _add_mel(sub: argparse._SubParsersAction) -> None:
         "mel", help="compute HiFi-GAN log-mel spectrograms of audio files",
         description="Write one <stem>.npy per audio file in --input-wavs: float32 array of shape "
                     "(num_mels, frames), frames = samples // hop_size, computed exactly as the "
-                    "published HiFi-GAN does. Audio at another sample rate is resampled to the "
-                    "config's rate (a note says so); stereo is averaged to mono.")
+                    "published HiFi-GAN does; with --checkpoint (or a family's mel preset), the "
+                    "mel that vocoder's toolkit computes (SpeechBrain, ESPnet, Coqui TTS: "
+                    "1 + samples // hop_size frames). Audio at another sample rate is resampled "
+                    "to the config's rate (a note says so); stereo is averaged to mono.")
     p.add_argument("--config",
                    help="published config.json, a preset (v1, v2, v3, knnvc) or a family's mel "
                         "preset (" + ", ".join(_mel_presets()) + "); with --checkpoint: the "
