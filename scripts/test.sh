@@ -16,4 +16,7 @@ if ! command -v chromium >/dev/null 2>&1; then
     fi
 fi
 "$venv/bin/python" scripts/check_install.py
+# Side environments with each vocoder family's own code, for the parity tests
+# (tests/vocoder/families); kept between runs while their pins are unchanged.
+bash scripts/upstream_envs.sh "$venv/bin/python"
 exec "$venv/bin/python" -m pytest -q "$@"

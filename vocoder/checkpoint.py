@@ -13,7 +13,13 @@ One entry point, :func:`load_generator`, detects which of these a file is:
 
 A feature-input (kNN-VC) vocoder is any of these with ``lin_pre`` weights; its config has
 ``hubert_dim`` / ``hifi_dim``. Files are read with ``torch.load(weights_only=True)``: a
-checkpoint that would execute code when unpickled is refused.
+checkpoint that would execute code when unpickled is refused (tensors, plain containers and
+numpy numbers and arrays are accepted, as ESPnet's and Coqui's training files hold them).
+
+The vocoders other toolkits publish (SpeechBrain, ESPnet/ParallelWaveGAN, Coqui TTS, BigVGAN,
+TorchScript exports) are families (:mod:`vocoder.families`): :func:`detect_family` names a
+file's family from the files beside it, and :func:`load_vocoder` loads any of them with the
+mel frontend it expects.
 """
 
 from __future__ import annotations
@@ -22,8 +28,9 @@ import os
 import pickle
 import re
 import warnings
+import zipfile
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import torch
 from torch import Tensor
@@ -33,6 +40,9 @@ from .errors import InputError
 from .config import ConfigError, HiFiGANConfig, PRESETS, preset
 from .generator import HiFiGANGenerator
 
+if TYPE_CHECKING:
+    from .families.loaded import LoadedVocoder
+
 _LEGACY = {"weight_g": "parametrizations.weight.original0",
            "weight_v": "parametrizations.weight.original1"}
 
@@ -41,20 +51,49 @@ class CheckpointError(InputError):
     """A checkpoint that cannot be loaded; the message names the file and the reason."""
 
 
+def _numpy_data_globals() -> list[Any]:
+    """numpy's scalar and array reconstructors and dtypes: data only, no code (under both
+    numpy 1's and numpy 2's module names, as files pickled by either carry them)."""
+    import numpy as np
+
+    core = np._core.multiarray if hasattr(np, "_core") else np.core.multiarray
+    found: list[Any] = [np.ndarray, np.dtype]
+    for fn in (core.scalar, core._reconstruct):
+        found += [fn] + [(fn, f"{mod}.{fn.__name__}")
+                         for mod in ("numpy.core.multiarray", "numpy._core.multiarray")]
+    found += [type(np.dtype(t)) for t in (np.float16, np.float32, np.float64, np.int8, np.int16,
+                                          np.int32, np.int64, np.uint8, np.bool_)]
+    return found
+
+
+def is_torchscript(path: str | os.PathLike) -> bool:
+    """Whether a file is a TorchScript archive (``torch.jit.save``): a zip with code."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False
+    return any("/code/" in n for n in names) and any(n.endswith("constants.pkl") for n in names)
+
+
 def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """``torch.load`` a file safely (tensors and plain containers only) onto the CPU."""
+    """``torch.load`` a file safely (tensors, plain containers, numpy numbers) onto the CPU."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint file not found")
     if path.stat().st_size == 0:
         raise CheckpointError(f"{path}: checkpoint file is empty")
+    if is_torchscript(path):
+        raise CheckpointError(f"{path}: a TorchScript archive, not a state dict; load it as "
+                              "the torchscript family")
     try:
         with warnings.catch_warnings():  # garbage reads as an odd pickle protocol: we say corrupt
             warnings.filterwarnings("ignore", message="Detected pickle protocol")
-            obj = torch.load(path, map_location="cpu", weights_only=True)
+            with torch.serialization.safe_globals(_numpy_data_globals()):
+                obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         text = str(exc)
-        if "Unsupported global" in text or "can still be loaded" in text:
+        if "unsupported global" in text.lower() or "can still be loaded" in text:
             found = re.search(r"GLOBAL (\S+)", text)
             what = f" ({found.group(1)})" if found else ""
             raise CheckpointError(
@@ -130,8 +169,8 @@ def resolve_config(checkpoint: str | os.PathLike, config: str | os.PathLike | Hi
         beside = Path(checkpoint).parent / "config.json"
         if not beside.is_file():
             raise CheckpointError(
-                f"{checkpoint}: no config given and no config.json beside it; pass --config "
-                f"with the published config.json or a preset ({', '.join(PRESETS)})")
+                f"{checkpoint}: no config given and no config.json beside it; give the "
+                f"published config.json or a preset ({', '.join(PRESETS)})")
         return HiFiGANConfig.load(beside), str(beside)
     if str(config).lower() in PRESETS and not Path(config).is_file():
         return preset(str(config)), f"preset {str(config).lower()}"
@@ -163,7 +202,7 @@ def load_generator(
     cfg, cfg_source = resolve_config(path, config)
     has_wn = fmt != "plain"
     generator = HiFiGANGenerator(cfg.generator, weight_norm=has_wn)
-    _check_fits(generator, state, path, cfg_source)
+    check_fits(generator, state, path, cfg_source)
     generator.load_state_dict(state)
     if has_wn and not weight_norm:
         generator.remove_weight_norm()
@@ -175,14 +214,16 @@ def load_generator(
     return generator.eval(), cfg
 
 
-def _check_fits(generator: HiFiGANGenerator, state: Mapping[str, Tensor], path: Any,
-                cfg_source: str) -> None:
+def check_fits(generator: HiFiGANGenerator, state: Mapping[str, Tensor], path: Any,
+               cfg_source: str) -> None:
+    """Raise :class:`CheckpointError` naming the first parameter of ``state`` that ``generator``
+    (built from ``cfg_source``) lacks, does not have, or has in another shape."""
     expected = generator.state_dict()
     if "lin_pre.weight" in state and "lin_pre.weight" not in expected:
         raise CheckpointError(
             f"{path}: this is a feature-input (kNN-VC) vocoder with 'lin_pre' of shape "
             f"{tuple(state['lin_pre.weight'].shape)}, but {cfg_source} describes a mel vocoder; "
-            "use a config with 'hubert_dim' and 'hifi_dim' (e.g. --config knnvc)")
+            "use a config with 'hubert_dim' and 'hifi_dim' (e.g. the knnvc preset)")
     if "lin_pre.weight" in expected and "lin_pre.weight" not in state:
         raise CheckpointError(
             f"{path}: {cfg_source} describes a feature-input vocoder (hubert_dim/hifi_dim) but "
@@ -218,5 +259,87 @@ def save_generator(path: str | os.PathLike, generator: HiFiGANGenerator,
         config.save(Path(path).parent / "config.json")
 
 
-__all__ = ["CheckpointError", "ConfigError", "generator_state", "legacy_weight_norm_names",
-           "load_generator", "read_checkpoint", "resolve_config", "save_generator"]
+# ------------------------------------------------------------------------------- families
+
+def family_names() -> list[str]:
+    """The families :func:`load_vocoder` knows, in detection order."""
+    from .families import FAMILIES
+
+    return [family.NAME for family in FAMILIES]
+
+
+def detect_family(path: str | os.PathLike) -> str:
+    """The family of a vocoder file, from the file and the files beside it.
+
+    TorchScript archives by their content; SpeechBrain by ``hyperparams.yaml``, ESPnet /
+    ParallelWaveGAN by ``config.yml`` (or a ``checkpoint-*.pkl`` name), Coqui TTS and BigVGAN
+    by what their ``config.json`` holds; anything else is the published HiFi-GAN layout.
+    """
+    from .families import FAMILIES
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint file not found")
+    return next(family.NAME for family in FAMILIES if family.detect(path))
+
+
+def load_vocoder(path: str | os.PathLike, family: str | None = None,
+                 config: str | os.PathLike | None = None, *, device: str = "cpu",
+                 dtype: str = "float32") -> "LoadedVocoder":
+    """Load a vocoder of any family with the mel frontend it was trained on.
+
+    Args:
+        path: the generator file (``g_XXXXXXXX``, ``generator.ckpt``, ``checkpoint-*.pkl``,
+            ``model_file.pth``, ``bigvgan_generator.pt``, a TorchScript ``.pt``...).
+        family: a name from :func:`family_names`; default :func:`detect_family`.
+        config: the family's config file, or a preset name (a HiFi-GAN preset, or a mel
+            preset from :data:`vocoder.mel.MEL_PRESETS` where a family's files do not say
+            which mel it uses); default the family's config file beside ``path``.
+        device, dtype: where and in which dtype to run (see :class:`vocoder.inference.Vocoder`).
+
+    Returns:
+        A :class:`vocoder.families.LoadedVocoder`: ``.vocoder`` (frames -> waveform,
+        ``T`` frames give ``T * hop`` samples) and ``.frontend`` (waveform -> those frames).
+
+    Raises:
+        CheckpointError, ConfigError: a missing, corrupt, unsafe or mismatched file; an
+            unknown family (the message lists the known ones).
+    """
+    from .families import by_name
+
+    name = family.lower() if family else detect_family(path)
+    return by_name(name).load(Path(path), config, device=device, dtype=dtype)
+
+
+def save_converted(loaded: "LoadedVocoder", out_dir: str | os.PathLike,
+                   name: str = "g_00000000") -> Path:
+    """Write a HiFi-GAN-shaped vocoder of any family in the published training layout.
+
+    ``OUT/g_00000000`` holds ``{"generator": state_dict}`` with weight norm (``weight_g`` /
+    ``weight_v``), ready for fine-tuning; ``OUT/config.json`` holds its shape, audio settings
+    and the family's keys (:mod:`vocoder.families.hifigan`), so loading it gives the same
+    audio. Returns the generator file's path.
+
+    Raises:
+        CheckpointError: a family whose generator is not HiFi-GAN-shaped (BigVGAN,
+            TorchScript).
+    """
+    if loaded.hifigan is None or loaded.generator_state is None:
+        raise CheckpointError(f"{loaded.source}: a {loaded.family} vocoder is not HiFi-GAN-"
+                              "shaped, so it cannot be written in the HiFi-GAN layout")
+    from torch.nn.utils.parametrizations import weight_norm
+
+    generator = HiFiGANGenerator(loaded.hifigan.generator, weight_norm=False)
+    generator.load_state_dict(loaded.generator_state)
+    for conv in generator._convs():
+        weight_norm(conv)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    save_generator(out / name, generator, loaded.hifigan)
+    return out / name
+
+
+__all__ = ["CheckpointError", "ConfigError", "check_fits", "detect_family", "family_names",
+           "generator_state", "is_torchscript", "legacy_weight_norm_names", "load_generator",
+           "load_vocoder", "read_checkpoint", "resolve_config", "save_converted",
+           "save_generator"]

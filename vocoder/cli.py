@@ -1,5 +1,6 @@
 """The ``vocoder`` command: ``mel`` (audio -> mel files), ``infer`` (mels or audio -> audio),
-``train`` (:mod:`vocoder.train`) and ``eval`` (:mod:`vocoder.evaluate`).
+``convert`` (another toolkit's HiFi-GAN -> the published layout), ``train``
+(:mod:`vocoder.train`) and ``eval`` (:mod:`vocoder.evaluate`).
 
 Every subcommand reports an error the user can act on (any
 :class:`~vocoder.errors.HifisynthError`) as one line on stderr, ``vocoder: error: ...``, with
@@ -93,26 +94,68 @@ def _add_mel(sub: argparse._SubParsersAction) -> None:
         "mel", help="compute HiFi-GAN log-mel spectrograms of audio files",
         description="Write one <stem>.npy per audio file in --input-wavs: float32 array of shape "
                     "(num_mels, frames), frames = samples // hop_size, computed exactly as the "
-                    "published HiFi-GAN does. Audio at another sample rate is resampled to the "
-                    "config's rate (a note says so); stereo is averaged to mono.")
-    p.add_argument("--config", required=True,
-                   help="published config.json, or a preset name: v1, v2, v3, knnvc")
+                    "published HiFi-GAN does; with --checkpoint (or a family's mel preset), the "
+                    "mel that vocoder's toolkit computes (SpeechBrain, ESPnet, Coqui TTS: "
+                    "1 + samples // hop_size frames). Audio at another sample rate is resampled "
+                    "to the config's rate (a note says so); stereo is averaged to mono.")
+    p.add_argument("--config",
+                   help="published config.json, a preset (v1, v2, v3, knnvc) or a family's mel "
+                        "preset (" + ", ".join(_mel_presets()) + "); with --checkpoint: the "
+                        "vocoder's own config file")
+    p.add_argument("--checkpoint", metavar="CKPT",
+                   help="compute the mel this vocoder expects (its family's mel, e.g. "
+                        "SpeechBrain's or ESPnet's), from the config files beside it")
+    _add_family(p)
     p.add_argument("--input-wavs", required=True, metavar="DIR", help="directory of audio files")
     p.add_argument("--output-dir", required=True, metavar="OUT", help="where to write .npy files")
     p.set_defaults(run=_run_mel)
 
 
+def _mel_presets() -> list[str]:
+    from .mel import MEL_PRESETS
+
+    return list(MEL_PRESETS)
+
+
+def _add_family(p: argparse.ArgumentParser) -> None:
+    from .checkpoint import family_names
+
+    p.add_argument("--family", choices=family_names(), type=str.lower,
+                   help="the checkpoint's family; default: detected from the files beside it")
+
+
+def _frontend(args: argparse.Namespace):
+    """The mel frontend ``vocoder mel`` uses: the checkpoint's family's, a mel preset's, or
+    the published one with the config's settings."""
+    from .mel import MEL_PRESETS, HiFiGANMel, mel_preset
+
+    if args.checkpoint:
+        from .checkpoint import load_vocoder
+
+        loaded = load_vocoder(args.checkpoint, args.family, args.config)
+        if loaded.frontend is None:
+            raise UsageError(f"{args.checkpoint}: a feature-input vocoder takes features, not "
+                             "mels")
+        return loaded.frontend
+    if args.family:
+        raise UsageError("--family names a checkpoint's family; give --checkpoint too")
+    if not args.config:
+        raise UsageError("give --config (a config.json or preset) or --checkpoint")
+    if args.config.lower() in MEL_PRESETS and not Path(args.config).is_file():
+        return mel_preset(args.config)
+    from .config import load_audio_config
+
+    return HiFiGANMel(load_audio_config(args.config))  # a mel needs no generator
+
+
 def _run_mel(args: argparse.Namespace) -> int:
     import torch
 
-    from .config import load_audio_config
-    from .mel import MelSpectrogram
-
-    audio = load_audio_config(args.config)  # a mel needs no generator: only these are checked
+    mel_fn = _frontend(args)
+    audio = mel_fn.audio
     files = _input_files(args.input_wavs, None, "audio")
     out_dir = Path(args.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    mel_fn = MelSpectrogram(audio)
     for path in _progress(files, "mel"):
         wav = _read_wav_for(path, audio)
         with torch.inference_mode():
@@ -134,9 +177,15 @@ def _add_infer(sub: argparse._SubParsersAction) -> None:
                     "resynthesise every audio file in --input-wavs through the mel frontend, "
                     "writing <stem>.wav (16-bit PCM at the config's sample rate) to --output-dir.")
     p.add_argument("--checkpoint", required=True, metavar="CKPT",
-                   help="generator checkpoint: published g_XXXXXXXX, torchaudio or kNN-VC file")
-    p.add_argument("--config", help="config.json or preset (v1, v2, v3, knnvc); default: "
-                                    "config.json beside the checkpoint")
+                   help="generator checkpoint: published g_XXXXXXXX, torchaudio or kNN-VC file, "
+                        "or another toolkit's (SpeechBrain generator.ckpt, ESPnet "
+                        "checkpoint-*.pkl, Coqui model_file.pth, BigVGAN "
+                        "bigvgan_generator.pt, a TorchScript export); --input-wavs then uses "
+                        "that family's mel")
+    p.add_argument("--config", help="config.json or preset (v1, v2, v3, knnvc), or the family's "
+                                    "config file or mel preset; default: the config file "
+                                    "beside the checkpoint")
+    _add_family(p)
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--input-mels", metavar="DIR", help="directory of .npy arrays")
     src.add_argument("--input-wavs", metavar="DIR", help="directory of audio files (copy synthesis)")
@@ -151,13 +200,13 @@ def _add_infer(sub: argparse._SubParsersAction) -> None:
 def _run_infer(args: argparse.Namespace) -> int:
     import torch
 
+    from .checkpoint import load_vocoder
     from .frames import load_npy
-    from .inference import Vocoder
-    from .mel import MelSpectrogram
 
-    voc = Vocoder.from_checkpoint(args.checkpoint, args.config, device=args.device, dtype=args.dtype)
-    cfg = voc.config
-    if args.input_wavs and cfg.is_feature_vocoder:
+    loaded = load_vocoder(args.checkpoint, args.family, args.config, device=args.device,
+                          dtype=args.dtype)
+    voc, audio = loaded.vocoder, loaded.audio
+    if args.input_wavs and loaded.frontend is None:
         raise UsageError(f"{args.checkpoint}: a feature-input vocoder cannot resynthesise audio "
                          "through mels; give --input-mels with (input_dim, frames) feature "
                          "arrays, or use `synth convert`")
@@ -167,24 +216,54 @@ def _run_infer(args: argparse.Namespace) -> int:
         files = _input_files(args.input_wavs, None, "audio")
     out_dir = Path(args.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    mel_fn = MelSpectrogram(cfg.audio) if args.input_wavs else None
+    mel_fn = loaded.frontend if args.input_wavs else None
     audio_seconds = 0.0
     started = time.perf_counter()
     for path in _progress(files, "infer"):
         if mel_fn is None:
             frames = voc.check_frames(load_npy(path), str(path))
         else:
-            wav = _read_wav_for(path, cfg.audio)
+            wav = _read_wav_for(path, audio)
             with torch.inference_mode():
-                frames = mel_fn(torch.from_numpy(wav)).unsqueeze(0)
+                frames = mel_fn(torch.from_numpy(wav).to(voc.device)).unsqueeze(0)
         wav_out = voc(frames)[0].cpu().numpy()
-        save_wav(out_dir / f"{path.stem}.wav", wav_out, cfg.audio.sampling_rate)
-        audio_seconds += len(wav_out) / cfg.audio.sampling_rate
+        save_wav(out_dir / f"{path.stem}.wav", wav_out, audio.sampling_rate)
+        audio_seconds += len(wav_out) / audio.sampling_rate
     elapsed = time.perf_counter() - started
     rtf = elapsed / audio_seconds if audio_seconds else float("nan")
     print(f"{len(files)} files, {audio_seconds:.2f} s of audio in {elapsed:.2f} s: "
           f"real-time factor {rtf:.3f} ({1 / rtf:.1f}x faster than real time) "
-          f"on {voc.device} {str(voc.dtype).removeprefix('torch.')}")
+          f"on {voc.device} {str(getattr(voc, 'dtype', 'float32')).removeprefix('torch.')}")
+    return 0
+
+
+# ------------------------------------------------------------------------- vocoder convert
+
+def _add_convert(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "convert", help="write another toolkit's HiFi-GAN in the published training layout",
+        description="Load a HiFi-GAN-shaped vocoder of any family (SpeechBrain, ESPnet / "
+                    "ParallelWaveGAN, Coqui TTS, or the published layouts) and write OUT/"
+                    "g_00000000 ({'generator': state_dict} with weight norm) and OUT/config.json "
+                    "(its shape, audio settings and the family's mel and padding), so `vocoder "
+                    "infer` gives the same audio from it and `vocoder train --init-from "
+                    "OUT/g_00000000` fine-tunes it. BigVGAN and TorchScript exports are not "
+                    "HiFi-GAN-shaped and cannot be converted.")
+    p.add_argument("source", metavar="SRC", help="the vocoder file (config files beside it)")
+    p.add_argument("-o", "--output-dir", required=True, metavar="DIR")
+    p.add_argument("--config", help="the family's config file or mel preset; default: the "
+                                    "config file beside SRC")
+    _add_family(p)
+    p.set_defaults(run=_run_convert)
+
+
+def _run_convert(args: argparse.Namespace) -> int:
+    from .checkpoint import load_vocoder, save_converted
+
+    loaded = load_vocoder(args.source, args.family, args.config)
+    path = save_converted(loaded, args.output_dir)
+    print(f"wrote {path} and {path.parent / 'config.json'} ({loaded.family} vocoder, "
+          f"{loaded.audio.sampling_rate} Hz, {loaded.vocoder.upsample_factor} samples per frame)")
     return 0
 
 
@@ -219,7 +298,7 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
 # ------------------------------------------------------------------------------------ main
 
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
-    _add_mel, _add_infer, _add_train, _add_eval]
+    _add_mel, _add_infer, _add_convert, _add_train, _add_eval]
 
 
 def _version() -> str:

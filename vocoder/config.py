@@ -157,6 +157,9 @@ class GeneratorConfig:
         default_factory=lambda: [[1, 3, 5], [1, 3, 5], [1, 3, 5]])
     in_channels: int = 80
     input_dim: int | None = None
+    #: How convolutions (not the upsampling ones) pad their input: "zeros" as published;
+    #: "reflect" in SpeechBrain's HiFi-GAN. Written to config.json only when not "zeros".
+    conv_padding_mode: str = "zeros"
 
     @property
     def upsample_factor(self) -> int:
@@ -194,10 +197,13 @@ class GeneratorConfig:
         _require(all(u >= 1 for u in rates), source, "upsample_rates",
                  f"must all be at least 1, got {rates}")
         for u, k in zip(rates, kernels):
-            _require(u <= k <= MAX_KERNEL_SIZE and (k - u) % 2 == 0, source,
+            # kernel - rate odd: one sample of output padding (ESPnet/ParallelWaveGAN)
+            _require(u <= k <= MAX_KERNEL_SIZE and ((k - u) % 2 == 0 or u > 1), source,
                      "upsample_kernel_sizes",
-                     f"kernel {k} for rate {u}: need rate <= kernel <= {MAX_KERNEL_SIZE} and "
-                     "kernel - rate even")
+                     f"kernel {k} for rate {u}: need rate <= kernel <= {MAX_KERNEL_SIZE}, and "
+                     "kernel - rate even when the rate is 1")
+        _require(self.conv_padding_mode in ("zeros", "reflect"), source, "conv_padding_mode",
+                 f"must be \"zeros\" or \"reflect\", got {self.conv_padding_mode!r}")
         _require(self.upsample_factor <= MAX_UPSAMPLE_FACTOR, source, "upsample_rates",
                  f"{rates} multiply to {self.upsample_factor} samples per frame; at most "
                  f"{MAX_UPSAMPLE_FACTOR}")
@@ -351,6 +357,8 @@ class HiFiGANConfig:
         gen = asdict(self.generator)
         in_channels, input_dim = gen.pop("in_channels"), gen.pop("input_dim")
         gen.pop("resblock")
+        if gen["conv_padding_mode"] == "zeros":
+            gen.pop("conv_padding_mode")
         out.update(gen)
         if input_dim is not None:
             out["hubert_dim"] = input_dim

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
@@ -164,7 +163,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     """The ``vocoder eval`` options."""
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--checkpoint", metavar="CKPT",
-                     help="generator checkpoint to resynthesise --input-wavs with")
+                     help="vocoder to resynthesise --input-wavs with (any family: the "
+                          "published layouts, SpeechBrain, ESPnet, Coqui TTS, BigVGAN, "
+                          "TorchScript), through its family's mel")
     src.add_argument("--compare-wavs", metavar="DIR",
                      help="instead of resynthesising, score the same-named files of DIR (e.g. "
                           "another vocoder's output) against --input-wavs")
@@ -174,6 +175,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--save-wavs", metavar="DIR", help="also write the resynthesised audio here")
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:N")
+    from .checkpoint import family_names
+
+    p.add_argument("--family", choices=family_names(), type=str.lower,
+                   help="the checkpoint's family; default: detected from the files beside it")
 
 
 def _find_match(directory: Path, stem: str) -> Path | None:
@@ -207,14 +212,14 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"{in_dir}: no audio files found in the input directory")
     rows: list[FileScores] = []
     if args.checkpoint:
-        from .inference import Vocoder
+        from .checkpoint import load_vocoder
 
-        voc = Vocoder.from_checkpoint(args.checkpoint, args.config, device=args.device)
-        if voc.is_feature_vocoder:
+        loaded = load_vocoder(args.checkpoint, args.family, args.config, device=args.device)
+        voc, mel = loaded.vocoder, loaded.frontend
+        if mel is None:
             raise ConfigError(f"{args.checkpoint}: a feature-input vocoder cannot resynthesise "
                               "audio from mels; score its output with --compare-wavs")
-        audio = voc.audio
-        mel = MelSpectrogram(audio)
+        audio = loaded.audio
     else:
         cmp_dir = Path(args.compare_wavs)
         if not cmp_dir.is_dir():
@@ -225,7 +230,8 @@ def run(args: argparse.Namespace) -> int:
         ref = _read_scorable(path, audio)
         if args.checkpoint:
             with torch.inference_mode():
-                deg = voc(mel(torch.from_numpy(ref)).unsqueeze(0))[0].cpu().numpy()
+                frames = mel(torch.from_numpy(ref).to(voc.device)).unsqueeze(0)
+                deg = voc(frames)[0].cpu().numpy()
             if args.save_wavs:
                 save_wav(Path(args.save_wavs) / f"{path.stem}.wav", deg, sr)
         else:

@@ -30,18 +30,35 @@ def _padding(kernel_size: int, dilation: int = 1) -> int:
     return (kernel_size * dilation - dilation) // 2
 
 
-def _conv(channels: int, kernel_size: int, dilation: int) -> nn.Conv1d:
+def _conv(channels: int, kernel_size: int, dilation: int, padding_mode: str = "zeros"
+          ) -> nn.Conv1d:
     return nn.Conv1d(channels, channels, kernel_size, 1, dilation=dilation,
-                     padding=_padding(kernel_size, dilation))
+                     padding=_padding(kernel_size, dilation), padding_mode=padding_mode)
+
+
+def _upsample(in_channels: int, out_channels: int, kernel_size: int, rate: int
+              ) -> nn.ConvTranspose1d:
+    """Transposed convolution giving exactly ``rate`` samples per input sample.
+
+    ``kernel - rate`` even: padding ``(kernel - rate) / 2`` (the published layer). Odd (ESPnet /
+    ParallelWaveGAN, e.g. kernel 10 for rate 5): one more sample of padding and one sample of
+    output padding, as ParallelWaveGAN's HiFi-GAN does.
+    """
+    extra = (kernel_size - rate) % 2
+    return nn.ConvTranspose1d(in_channels, out_channels, kernel_size, rate,
+                              padding=(kernel_size - rate) // 2 + extra, output_padding=extra)
 
 
 class ResBlock1(nn.Module):
     """Type-1 block: per dilation, lrelu -> dilated conv -> lrelu -> conv, plus the input."""
 
-    def __init__(self, channels: int, kernel_size: int, dilations: Sequence[int]) -> None:
+    def __init__(self, channels: int, kernel_size: int, dilations: Sequence[int],
+                 padding_mode: str = "zeros") -> None:
         super().__init__()
-        self.convs1 = nn.ModuleList(_conv(channels, kernel_size, d) for d in dilations)
-        self.convs2 = nn.ModuleList(_conv(channels, kernel_size, 1) for _ in dilations)
+        self.convs1 = nn.ModuleList(_conv(channels, kernel_size, d, padding_mode)
+                                    for d in dilations)
+        self.convs2 = nn.ModuleList(_conv(channels, kernel_size, 1, padding_mode)
+                                    for _ in dilations)
 
     def forward(self, x: Tensor) -> Tensor:
         for c1, c2 in zip(self.convs1, self.convs2):
@@ -53,9 +70,11 @@ class ResBlock1(nn.Module):
 class ResBlock2(nn.Module):
     """Type-2 block (V3): per dilation, lrelu -> dilated conv, plus the input."""
 
-    def __init__(self, channels: int, kernel_size: int, dilations: Sequence[int]) -> None:
+    def __init__(self, channels: int, kernel_size: int, dilations: Sequence[int],
+                 padding_mode: str = "zeros") -> None:
         super().__init__()
-        self.convs = nn.ModuleList(_conv(channels, kernel_size, d) for d in dilations)
+        self.convs = nn.ModuleList(_conv(channels, kernel_size, d, padding_mode)
+                                   for d in dilations)
 
     def forward(self, x: Tensor) -> Tensor:
         for c in self.convs:
@@ -65,6 +84,10 @@ class ResBlock2(nn.Module):
 
 class HiFiGANGenerator(nn.Module):
     """HiFi-GAN generator built from a :class:`GeneratorConfig`.
+
+    Two variants other toolkits publish are options of the config: ``conv_padding_mode``
+    ``"reflect"`` (SpeechBrain pads every non-upsampling convolution by reflection) and an
+    upsampling kernel minus rate that is odd (ESPnet/ParallelWaveGAN, see :func:`_upsample`).
 
     Built with weight norm (as trained and as published training checkpoints store it);
     :meth:`remove_weight_norm` folds it into plain weights for inference, output unchanged.
@@ -83,16 +106,18 @@ class HiFiGANGenerator(nn.Module):
         self.lin_pre = (nn.Linear(config.input_dim, config.in_channels)
                         if config.input_dim is not None else None)
         ch0 = config.upsample_initial_channel
-        self.conv_pre = nn.Conv1d(config.in_channels, ch0, 7, 1, padding=3)
+        pad = config.conv_padding_mode
+        self.conv_pre = nn.Conv1d(config.in_channels, ch0, 7, 1, padding=3, padding_mode=pad)
         self.ups = nn.ModuleList(
-            nn.ConvTranspose1d(ch0 // 2 ** i, ch0 // 2 ** (i + 1), k, u, padding=(k - u) // 2)
+            _upsample(ch0 // 2 ** i, ch0 // 2 ** (i + 1), k, u)
             for i, (u, k) in enumerate(zip(config.upsample_rates, config.upsample_kernel_sizes)))
         block = ResBlock1 if config.resblock == "1" else ResBlock2
         self.resblocks = nn.ModuleList(
-            block(ch0 // 2 ** (i + 1), k, d)
+            block(ch0 // 2 ** (i + 1), k, d, pad)
             for i in range(len(self.ups))
             for k, d in zip(config.resblock_kernel_sizes, config.resblock_dilation_sizes))
-        self.conv_post = nn.Conv1d(ch0 // 2 ** len(self.ups), 1, 7, 1, padding=3)
+        self.conv_post = nn.Conv1d(ch0 // 2 ** len(self.ups), 1, 7, 1, padding=3,
+                                   padding_mode=pad)
         self._init_weights()
         if weight_norm:
             for conv in self._convs():
