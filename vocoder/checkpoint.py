@@ -39,13 +39,10 @@ from .atomic import atomic_path
 from .errors import InputError
 from .config import ConfigError, HiFiGANConfig, PRESETS, preset
 from .generator import HiFiGANGenerator
+from .weightnorm import current_weight_norm_names, legacy_weight_norm_names
 
 if TYPE_CHECKING:
     from .families.loaded import LoadedVocoder
-
-_LEGACY = {"weight_g": "parametrizations.weight.original0",
-           "weight_v": "parametrizations.weight.original1"}
-
 
 class CheckpointError(InputError):
     """A checkpoint that cannot be loaded; the message names the file and the reason."""
@@ -130,29 +127,12 @@ def generator_state(obj: Mapping[str, Any], path: str | os.PathLike = "checkpoin
     state = {str(k): v for k, v in state.items() if isinstance(v, Tensor)}
     if any(k.endswith(".weight_g") for k in state):
         fmt = "hifigan"
-        renamed = {}
-        for key, value in state.items():
-            stem, _, leaf = key.rpartition(".")
-            renamed[f"{stem}.{_LEGACY[leaf]}" if leaf in _LEGACY else key] = value
-        state = renamed
+        state = current_weight_norm_names(state)
     elif any(".parametrizations.weight." in k for k in state):
         fmt = "hifigan-parametrized"
     else:
         fmt = "plain"
     return state, fmt
-
-
-def legacy_weight_norm_names(state: Mapping[str, Tensor]) -> dict[str, Tensor]:
-    """Rename ``parametrizations.weight.original0/1`` to the published ``weight_g/weight_v``."""
-    back = {v: k for k, v in _LEGACY.items()}
-    out = {}
-    for key, value in state.items():
-        for new, old in back.items():
-            if key.endswith("." + new):
-                key = key[: -len(new)] + old
-                break
-        out[key] = value
-    return out
 
 
 def resolve_config(checkpoint: str | os.PathLike, config: str | os.PathLike | HiFiGANConfig | None

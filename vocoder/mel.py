@@ -67,9 +67,9 @@ class MelSpectrogram(nn.Module):
         if squeeze:
             wav = wav.unsqueeze(0)
         if wav.dim() != 2:
-            raise ValueError(f"expected a waveform of shape (batch, samples), got {tuple(wav.shape)}")
+            raise InputError(f"expected a waveform of shape (batch, samples), got {tuple(wav.shape)}")
         if wav.shape[-1] <= self.pad:
-            raise ValueError(f"waveform of {wav.shape[-1]} samples is too short: reflect padding "
+            raise InputError(f"waveform of {wav.shape[-1]} samples is too short: reflect padding "
                              f"needs more than {self.pad} samples")
         wav = wav.float()
         wav = nn.functional.pad(wav.unsqueeze(1), (self.pad, self.pad), mode="reflect").squeeze(1)
@@ -119,9 +119,9 @@ def _batched(wav: Tensor, min_samples: int) -> tuple[Tensor, bool]:
     if squeeze:
         wav = wav.unsqueeze(0)
     if wav.dim() != 2:
-        raise ValueError(f"expected a waveform of shape (batch, samples), got {tuple(wav.shape)}")
+        raise InputError(f"expected a waveform of shape (batch, samples), got {tuple(wav.shape)}")
     if wav.shape[-1] <= min_samples:
-        raise ValueError(f"waveform of {wav.shape[-1]} samples is too short: reflect padding "
+        raise InputError(f"waveform of {wav.shape[-1]} samples is too short: reflect padding "
                          f"needs more than {min_samples} samples")
     return wav.float(), squeeze
 
@@ -148,7 +148,7 @@ class CenteredLogMel(nn.Module):
                  floor: float = 1e-5) -> None:
         super().__init__()
         if log_base not in ("e", "10"):
-            raise ValueError(f"log_base must be 'e' or '10', got {log_base!r}")
+            raise InputError(f"log_base must be 'e' or '10', got {log_base!r}")
         self.name, self.audio, self.log_base, self.floor = name, audio, log_base, floor
         self.register_buffer("mel_basis", mel_filterbank(audio), persistent=False)
         self.register_buffer("window", torch.hann_window(audio.win_size), persistent=False)
@@ -209,7 +209,7 @@ class CoquiMel(nn.Module):
     def __init__(self, audio: AudioConfig, norm: DbNormalization) -> None:
         super().__init__()
         if norm.log_base not in ("e", "10"):
-            raise ValueError(f"log_base must be 'e' or '10', got {norm.log_base!r}")
+            raise InputError(f"log_base must be 'e' or '10', got {norm.log_base!r}")
         self.audio, self.norm = audio, norm
         self.stft = CenteredLogMel(audio, "coqui")
 

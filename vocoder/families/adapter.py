@@ -33,10 +33,10 @@ class AdaptedVocoder:
     def __init__(self, inner: FrameVocoder, edge_frames: int = 0, mean: Tensor | None = None,
                  scale: Tensor | None = None) -> None:
         if (mean is None) != (scale is None):
-            raise ValueError("mean and scale go together")
+            raise InputError("mean and scale go together")
         for name, stat in (("mean", mean), ("scale", scale)):
             if stat is not None and tuple(stat.shape) != (inner.input_channels,):
-                raise ValueError(f"{name} has shape {tuple(stat.shape)}, expected "
+                raise InputError(f"{name} has shape {tuple(stat.shape)}, expected "
                                  f"({inner.input_channels},)")
         self.inner, self.edge_frames = inner, edge_frames
         self.mean = None if mean is None else mean.float().to(inner.device).view(1, -1, 1)

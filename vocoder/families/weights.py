@@ -14,8 +14,11 @@ from typing import Mapping
 import torch
 from torch import Tensor
 
+from ..weightnorm import LEGACY_TO_CURRENT
+
+# (magnitude, direction) suffixes of a weight-norm pair, in the legacy and the current names
 _PAIRS = ((".weight_g", ".weight_v"),
-          (".parametrizations.weight.original0", ".parametrizations.weight.original1"))
+          tuple(f".{LEGACY_TO_CURRENT[leaf]}" for leaf in ("weight_g", "weight_v")))
 
 
 def fold_weight_norm(state: Mapping[str, Tensor]) -> dict[str, Tensor]:
