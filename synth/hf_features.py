@@ -270,9 +270,9 @@ def load_hf_extractor(directory: str | os.PathLike, layer: int | None = None, *,
             ``pytorch_model.bin``) as written by ``save_pretrained``; a
             ``preprocessor_config.json`` beside them sets the input rate and normalisation
             (:func:`read_processor_config`).
-        layer: the deepest layer that will be extracted: only layers ``1..layer`` are loaded
-            (WavLM-Large for kNN-VC: 6 of 24, a quarter of the encoder's memory). ``None``
-            loads every layer.
+        layer: the deepest layer that will be extracted: only layers ``1..layer`` are kept
+            (WavLM-Large for kNN-VC: 6 of 24, a quarter of the encoder's memory; loading
+            itself still holds the whole model for a moment). ``None`` keeps every layer.
         name: recorded in matching sets; default the directory's name.
         config: input and memory settings; default from :func:`read_processor_config`.
         device: where the model runs.
@@ -297,27 +297,31 @@ def load_hf_extractor(directory: str | os.PathLike, layer: int | None = None, *,
         raise FeatureError(f"{directory}/config.json: not a valid {model_type} config "
                            f"({' '.join(str(exc).split())})") from None
     total = int(hf_config.num_hidden_layers)
-    if layer is not None:
-        if isinstance(layer, bool) or not isinstance(layer, int) or not 1 <= layer <= total:
-            raise FeatureError(f"layer must be an integer in 1..{total} (the encoder layers of "
-                               f"{directory}), got {layer!r}")
-        hf_config.num_hidden_layers = layer
+    if layer is not None and (isinstance(layer, bool) or not isinstance(layer, int)
+                              or not 1 <= layer <= total):
+        raise FeatureError(f"layer must be an integer in 1..{total} (the encoder layers of "
+                           f"{directory}), got {layer!r}")
     try:
         model, info = model_class.from_pretrained(
             directory, config=hf_config, local_files_only=True, dtype=dtype,
-            output_loading_info=True)
+            ignore_mismatched_sizes=True, output_loading_info=True)
     except Exception as exc:
         raise FeatureError(f"{directory}: cannot load the weights "
                            f"({' '.join(str(exc).split())[:300]})") from None
-    missing = [k for k in info.get("missing_keys", []) if not k.startswith(_UNUSED_PARAMETERS)]
-    mismatched = info.get("mismatched_keys", [])
+    missing = sorted(k for k in info.get("missing_keys", [])
+                     if not k.startswith(_UNUSED_PARAMETERS))
+    mismatched = [f"{key}: expected {tuple(want)}, got {tuple(got)}"
+                  for key, got, want in info.get("mismatched_keys", [])]
     if missing or mismatched:
         parts = []
         if missing:
-            parts.append(f"{len(missing)} missing (e.g. {', '.join(sorted(missing)[:3])})")
+            parts.append(f"{len(missing)} missing (e.g. {', '.join(missing[:3])})")
         if mismatched:
-            parts.append(f"{len(mismatched)} with the wrong shape")
+            parts.append(f"{len(mismatched)} with the wrong shape (e.g. {mismatched[0]})")
         raise FeatureError(f"{directory}: weights do not fit config.json: {'; '.join(parts)}")
+    if layer is not None:  # dropped after loading: transformers reports skipped weights loudly
+        model.encoder.layers = model.encoder.layers[:layer]
+        model.config.num_hidden_layers = layer
     extractor = HFFeatureExtractor(model, name or directory.name,
                                    config or read_processor_config(directory))
     return extractor.to(device)
