@@ -138,7 +138,7 @@ def _replace_modules(module: nn.Module,
     return _sharing_copy(module, children)
 
 
-def encoder_view(encoder: nn.Module, layer: int, valid: Tensor | None,
+def _encoder_view(encoder: nn.Module, layer: int, valid: Tensor | None,
                  float32_grouped_convs: bool) -> tuple[nn.Module, _Tap]:
     """The encoder cut after ``layer``, with padding-safe convolutions, and a tap on its last layer.
 
@@ -228,7 +228,7 @@ class HFFeatureExtractor(WindowedExtractor):
         if bool(valid.all()):
             valid = None
         low_precision_cpu = hidden.device.type == "cpu" and hidden.dtype != torch.float32
-        encoder, tap = encoder_view(self.model.encoder, layer, valid, low_precision_cpu)
+        encoder, tap = _encoder_view(self.model.encoder, layer, valid, low_precision_cpu)
         encoder(hidden, attention_mask=valid)
         return tap.output
 
@@ -311,7 +311,7 @@ def load_hf_extractor(directory: str | os.PathLike, layer: int | None = None, *,
     missing = sorted(k for k in info.get("missing_keys", [])
                      if not k.startswith(_UNUSED_PARAMETERS))
     mismatched = [f"{key}: expected {tuple(want)}, got {tuple(got)}"
-                  for key, got, want in info.get("mismatched_keys", [])]
+                  for key, got, want in sorted(info.get("mismatched_keys", []))]
     if missing or mismatched:
         parts = []
         if missing:

@@ -189,19 +189,22 @@ def test_windows_equal_whole_extraction(hf_dir, arch):
     assert (no_context.extract_list([wav], 2)[0] - ref).abs().max() > 1e-2
 
 
-@pytest.mark.parametrize("arch", ["wavlm", "conformer-rotary", "data2vec-audio", "wav2vec2"])
-def test_bfloat16_close_to_float32(hf_dir, arch):
+@pytest.mark.parametrize("arch, dtype", [
+    ("wavlm", torch.bfloat16), ("conformer-rotary", torch.bfloat16),
+    ("data2vec-audio", torch.bfloat16), ("wav2vec2", torch.bfloat16),
+    ("conformer-relative", torch.float16)])
+def test_low_precision_close_to_float32(hf_dir, arch, dtype):
     wav = torch.from_numpy(speechlike(2.0, seed=9))
     ext = load_hf_extractor(hf_dir(arch))
     ref = ext.extract_list([wav], 2)[0]
-    half = load_hf_extractor(hf_dir(arch), dtype=torch.bfloat16)
-    assert half.dtype == torch.bfloat16
+    half = load_hf_extractor(hf_dir(arch), dtype=dtype)
+    assert half.dtype == dtype
     out = half.extract_list([wav], 2)[0]
     assert out.dtype == torch.float32 and out.shape == ref.shape
     assert ((out - ref).norm() / ref.norm()).item() < 0.05
     # Converting an extractor that already ran works too (transformers' rotary table is
     # cached by length only; a stale float32 table used to break a bfloat16 pass).
-    moved = ext.to(torch.bfloat16).extract_list([wav], 2)[0]
+    moved = ext.to(dtype).extract_list([wav], 2)[0]
     assert ((moved - ref).norm() / ref.norm()).item() < 0.05
 
 
