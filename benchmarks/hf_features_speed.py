@@ -4,8 +4,8 @@ One WavLM (Large by default, Base with --size base) with RANDOM weights is built
 transformers, and the same weights are converted to torchaudio (its
 ``import_huggingface_model``); both extractors then extract layer 6 (kNN-VC's) of the same
 speech, alternating call by call. Printed per backend and dtype: seconds of compute per
-second of audio (median of the repeats), real-time factor, and the transformers/torchaudio
-ratio of the medians. The features of the two backends are also compared (they must agree).
+second of audio (median of the repeats), real-time factor, and the median of the per-pair
+transformers/torchaudio time ratios (robust to load that changes between pairs). The features of the two backends are also compared (they must agree).
 
     PYTHONPATH=. python benchmarks/hf_features_speed.py --seconds 10 --repeats 5
 
@@ -89,6 +89,12 @@ def main() -> int:
     torch.manual_seed(0)
     hf_model = transformers.WavLMModel(wavlm_config(args.size)).eval()
     ta_model = import_huggingface_model(hf_model)
+    total = sum(p.numel() for p in hf_model.parameters())
+    dropped = sum(p.numel() for layer in hf_model.encoder.layers[args.layer:]
+                  for p in layer.parameters())
+    print(f"parameters: {total / 1e6:.1f} M ({total * 4 / 2**30:.2f} GiB in float32); "
+          f"load_hf_extractor(..., layer={args.layer}) keeps {(total - dropped) / 1e6:.1f} M "
+          f"({(total - dropped) * 4 / 2**30:.2f} GiB)")
     backends = {"transformers": HFFeatureExtractor(hf_model, "wavlm"),
                 "torchaudio": SSLFeatureExtractor(ta_model, "wavlm")}
     wav = speech(args.data or default_speech_dir(), args.seconds)
@@ -111,8 +117,9 @@ def main() -> int:
                     torch.cuda.synchronize(device)
                 times[key].append(time.perf_counter() - t0)
         med = {k: statistics.median(v) / args.seconds for k, v in times.items()}
+        pair = statistics.median(a / b for a, b in zip(times["transformers"], times["torchaudio"]))
         for key in backends:
-            ratio = f"{med['transformers'] / med['torchaudio']:.2f}" if key == "transformers" else ""
+            ratio = f"{pair:.2f}" if key == "transformers" else ""
             print(f"| {name} | {key} | {med[key]:.4f} | {1 / med[key]:.1f} | {ratio} |")
         a, b = outputs["transformers"], outputs["torchaudio"]
         rel = ((a - b).norm() / b.norm()).item()
