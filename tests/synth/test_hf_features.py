@@ -234,6 +234,19 @@ def test_loading_only_the_layers_needed(hf_dir):
         one.extract_list([wav], 2)
 
 
+def test_a_ctc_checkpoint_loads_as_its_encoder(tmp_path):
+    torch.manual_seed(3)
+    config = tiny_config("conformer-rotary")
+    config.vocab_size = 12
+    ctc = transformers.Wav2Vec2ConformerForCTC(config).eval()
+    ctc.save_pretrained(tmp_path / "ctc")
+    ext = load_hf_extractor(tmp_path / "ctc")
+    wav = torch.from_numpy(speechlike(1.0, seed=8))
+    with torch.no_grad():
+        hidden = ctc.wav2vec2_conformer(wav[None], output_hidden_states=True).hidden_states
+    torch.testing.assert_close(ext.extract_list([wav], 2)[0], hidden[2][0], atol=1e-4, rtol=1e-4)
+
+
 def test_resampling_mono_downmix_and_the_model_left_as_it_was(hf_dir):
     ext = load_hf_extractor(hf_dir("wavlm"))
     wav8k = torch.from_numpy(speechlike(1.2, sample_rate=8000))
