@@ -1,4 +1,4 @@
-"""synth.models: the registry file, the cache, and downloads from a real local HTTP server."""
+"""vocoder.models: the registry file, the cache, and downloads from a real local HTTP server."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from synth.models import (KINDS, ModelCache, ModelChecksumError, ModelNotFoundError,
+from vocoder.models import (KINDS, ModelCache, ModelChecksumError, ModelNotFoundError,
                           ModelRegistry, ModelUnavailableError, RegistryError, default_home,
                           offline_from_env, sha256_file)
 from vocoder.config import HiFiGANConfig, knnvc_config, v3_config

@@ -1,11 +1,11 @@
 """Named pretrained models: the registry, the local cache and resumable, checksummed downloads.
 
-- :mod:`~synth.models.registry` - :class:`ModelRegistry`, the entries of a registry file
+- :mod:`~vocoder.models.registry` - :class:`ModelRegistry`, the entries of a registry file
   (``assets/models.json``): kind, download URL(s), sha256, size, config, licence, source.
-- :mod:`~synth.models.cache` - :class:`ModelCache`, the files of those models under a home
+- :mod:`~vocoder.models.cache` - :class:`ModelCache`, the files of those models under a home
   directory (``<home>/models/<name>/<filename>``), checked before use.
-- :mod:`~synth.models.download` - resumable downloads with retries and progress.
-- :mod:`~synth.models.errors` - what goes wrong, with the model names attached so each front
+- :mod:`~vocoder.models.download` - resumable downloads with retries and progress.
+- :mod:`~vocoder.models.errors` - what goes wrong, with the model names attached so each front
   end can add its own hints.
 
 Turning a model file into a loaded component is :class:`synth.hub.ModelHub`'s job.

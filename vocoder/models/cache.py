@@ -1,7 +1,7 @@
 """The local cache of the registry's model files, fetched on demand and checked.
 
 Files live under a home directory as ``<home>/models/<name>/<filename>``. A download goes to
-``<filename>.part`` (resumed by a later attempt, see :mod:`synth.models.download`); the
+``<filename>.part`` (resumed by a later attempt, see :mod:`vocoder.models.download`); the
 finished file is checked against its sha256 (and size) and only then renamed into place. When
 the registry has no published sha256, the digest of the first copy is recorded beside the file
 (``.<filename>.verified.json``) and later uses are checked against it. That stamp also

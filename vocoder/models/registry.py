@@ -5,7 +5,7 @@
 published), an approximate size (for people, before downloading), its config, licence and
 source. Reading a registry touches neither the network nor the cache; the shipped registry is
 :meth:`ModelRegistry.shipped_path` (entry points may point elsewhere, see
-:meth:`synth.models.ModelCache.from_env`).
+:meth:`vocoder.models.ModelCache.from_env`).
 """
 
 from __future__ import annotations
