@@ -1,13 +1,21 @@
 """The local cache of the registry's model files, fetched on demand and checked.
 
-Files live under a home directory as ``<home>/models/<name>/<filename>``. A download goes to
-``<filename>.part`` (resumed by a later attempt, see :mod:`vocoder.models.download`); the
-finished file is checked against its sha256 (and size) and only then renamed into place. When
-the registry has no published sha256, the digest of the first copy is recorded beside the file
-(``.<filename>.verified.json``) and later uses are checked against it. That stamp also
-remembers the file's size and modification time, so a file that has not changed since it was
-last hashed is not hashed again on every use; any change (truncation, replacement) triggers a
-full re-hash.
+Files live under a home directory as ``<home>/models/<name>/<filename>``; a model of several
+files (a generator and its config, hyperparameter or statistics files) keeps them side by
+side there, as its toolkit expects them. A download goes to ``<filename>.part`` (resumed by a
+later attempt, see :mod:`vocoder.models.download`); the finished file is checked against its
+sha256 (and size) and only then renamed into place. When the registry has no published sha256,
+the digest of the first copy is recorded beside the file (``.<filename>.verified.json``) and
+later uses are checked against it. That stamp also remembers the file's size and modification
+time, so a file that has not changed since it was last hashed is not hashed again on every
+use; any change (truncation, replacement) triggers a full re-hash.
+
+An archive (zip, tar.gz...) is checked the same way once downloaded, then its files are
+unpacked side by side into the model's folder (:func:`vocoder.models.archives.unpack`: no
+absolute paths, no ``..``, no links, at most :data:`UNPACK_RATIO` times the archive's size)
+and the archive is deleted; ``.<archive>.unpacked.json`` records the archive's sha256 and each
+unpacked file's sha256, size and modification time, and later uses are checked against it
+like a stamp. An archive placed in the folder by hand is checked and unpacked on first use.
 
 Wherever a model name is accepted, a path to a local file works too (:meth:`ModelCache.resolve`).
 The constructor reads no environment variables; :meth:`ModelCache.from_env` is for entry
@@ -19,15 +27,17 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterator, Mapping, TextIO
 
+from .archives import ArchiveError, archive_kind, unpack
 from .download import Downloader, ProgressCallback, sha256_file
-from .errors import ModelChecksumError, ModelNotFoundError, ModelUnavailableError
-from .registry import ModelEntry, ModelRegistry, kind_label
+from .errors import ModelChecksumError, ModelError, ModelNotFoundError, ModelUnavailableError
+from .registry import ModelEntry, ModelFile, ModelRegistry, kind_label
 
 ENV_HOME = "HIFISYNTH_HOME"
 ENV_OFFLINE = "HIFISYNTH_OFFLINE"
@@ -36,6 +46,9 @@ ENV_REGISTRY = "HIFISYNTH_REGISTRY"
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _MODEL_SUFFIXES = (".pt", ".pth", ".ckpt", ".bin", ".safetensors", ".tar")
 _TRUE = ("1", "true", "yes", "on")
+#: An archive may unpack to at most this many times its own size (checkpoints barely
+#: compress; a decompression bomb is refused), and at least 64 MiB.
+UNPACK_RATIO = 8
 
 
 def default_home(env: Mapping[str, str] | None = None) -> Path:
@@ -63,9 +76,11 @@ def registry_path_from_env(env: Mapping[str, str] | None = None) -> Path:
 class CacheStatus:
     """Where a model's file is and what state it is in.
 
-    ``state``: ``"verified"`` (present and its checksum stamp matches the file),
-    ``"cached"`` (present, not yet checked), ``"partial"`` (an interrupted download,
-    ``bytes`` of it so far), or ``"missing"``.
+    ``state``: ``"verified"`` (every file present and its checksum stamp matches it),
+    ``"cached"`` (present, not yet checked), ``"partial"`` (an interrupted download, or only
+    some of a model's files; ``bytes`` of it so far), or ``"missing"``. ``path`` is the file
+    that loads (:meth:`ModelCache.cache_path`); ``bytes`` counts every file here (unpacked
+    files for an archive); ``sha256`` is given for a verified single-file model.
     """
 
     name: str
@@ -76,7 +91,7 @@ class CacheStatus:
 
     @property
     def present(self) -> bool:
-        """The whole file is here (checked or not)."""
+        """Every file is here (checked or not)."""
         return self.state in ("verified", "cached")
 
 
@@ -143,12 +158,20 @@ class ModelCache:
     # ---- paths and state ---------------------------------------------------------------
 
     def model_dir(self, name: str) -> Path:
+        """The folder of a model's files."""
         return self.home / "models" / self.registry.get(name).name
 
     def cache_path(self, name: str) -> Path:
-        """Where the model's file is (or will be) kept; it may not exist yet."""
-        entry = self.registry.get(name)
-        return self.home / "models" / entry.name / entry.filename
+        """Where the model's file that loads is (or will be) kept; it may not exist yet. For
+        an archive not yet unpacked whose main file is a pattern, the model's folder."""
+        return self._main_path(self.registry.get(name), must_exist=False)
+
+    def file_path(self, name: str, filename: str) -> Path:
+        """Where one of the model's downloaded files is kept (an archive: until unpacked)."""
+        return self.model_dir(name) / filename
+
+    def _path(self, entry: ModelEntry, file: ModelFile) -> Path:
+        return self.home / "models" / entry.name / file.filename
 
     def _part_path(self, path: Path) -> Path:
         return path.with_name(path.name + ".part")
@@ -156,20 +179,70 @@ class ModelCache:
     def _stamp_path(self, path: Path) -> Path:
         return path.with_name(f".{path.name}.verified.json")
 
+    def _manifest_path(self, path: Path) -> Path:
+        return path.with_name(f".{path.name}.unpacked.json")
+
     def status(self, name: str) -> CacheStatus:
         """The model's cache state, without hashing or touching the network."""
         entry = self.registry.get(name)
-        path = self.cache_path(name)
+        states = [self._file_state(entry, f) for f in entry.files]
+        names = {s for s, _ in states}
+        here = sum(n for _, n in states)
+        if names == {"verified"}:
+            state = "verified"
+        elif names <= {"verified", "cached"}:
+            state = "cached"
+        elif names == {"missing"}:
+            state = "missing"
+        else:
+            state = "partial"
+        sha = None
+        if state == "verified" and len(entry.files) == 1 and not entry.is_archive:
+            sha = (self._read_stamp(self._path(entry, entry.files[0])) or {}).get("sha256")
+        return CacheStatus(name, self.cache_path(name), state, here, sha)
+
+    def _file_state(self, entry: ModelEntry, file: ModelFile) -> tuple[str, int]:
+        """``(state, bytes here)`` of one file, as :class:`CacheStatus` names states."""
+        path = self._path(entry, file)
+        if file.unpack:
+            manifest = self._read_manifest(path)
+            if manifest is not None:
+                unchanged, size = True, 0
+                for member, rec in manifest["files"].items():
+                    try:
+                        st = (path.parent / member).stat()
+                    except OSError:
+                        return "partial", size
+                    size += st.st_size
+                    unchanged &= rec.get("size") == st.st_size \
+                        and rec.get("mtime_ns") == st.st_mtime_ns
+                return ("verified" if unchanged else "cached"), size
         if path.is_file():
             st = path.stat()
-            stamp = self._read_stamp(path)
-            if self._stamp_matches(stamp, st, entry):
-                return CacheStatus(name, path, "verified", st.st_size, stamp["sha256"])
-            return CacheStatus(name, path, "cached", st.st_size)
+            if not file.unpack and self._stamp_matches(self._read_stamp(path), st, file):
+                return "verified", st.st_size
+            return "cached", st.st_size
         part = self._part_path(path)
         if part.is_file():
-            return CacheStatus(name, path, "partial", part.stat().st_size)
-        return CacheStatus(name, path, "missing")
+            return "partial", part.stat().st_size
+        return "missing", 0
+
+    def _main_path(self, entry: ModelEntry, must_exist: bool = True) -> Path:
+        """The file that loads: ``entry.main`` itself, or the one unpacked file matching it."""
+        folder = self.home / "models" / entry.name
+        if any(f.filename == entry.main for f in entry.files):
+            return folder / entry.main
+        found = sorted({m for f in entry.files if f.unpack
+                        for m in (self._read_manifest(self._path(entry, f)) or {"files": {}})
+                        ["files"] if entry.main_matches(m)})
+        if len(found) == 1:
+            return folder / found[0]
+        if not must_exist:
+            return folder
+        what = (f"several files match '{entry.main}' ({', '.join(found)})" if found
+                else f"no file matches '{entry.main}'")
+        raise ModelError(f"model '{entry.name}': {what} among the files unpacked in {folder}; "
+                         "the registry entry does not describe this archive")
 
     # ---- main entry points -------------------------------------------------------------
 
@@ -205,39 +278,49 @@ class ModelCache:
         raise ModelNotFoundError(self.registry.unknown_message(text))
 
     def get(self, name: str, download: bool = True, verify: bool = False) -> Path:
-        """Path of the model's checked file, downloading it first if needed and allowed
-        (``download`` and :attr:`auto_download`).
+        """Path of the model's checked file that loads (its other files beside it),
+        downloading what is missing first if allowed (``download`` and
+        :attr:`auto_download`).
 
         A cached file whose checksum fails is downloaded again (when allowed) or reported.
-        ``verify=True`` re-hashes the file even when its stamp says it is unchanged since the
-        last check.
+        ``verify=True`` re-hashes the files even when their stamps say they are unchanged
+        since the last check.
         """
         entry = self.registry.get(name)
-        path = self.cache_path(name)
         download = download and self.auto_download
-        if path.is_file():
-            problem = self._check(entry, path, full=verify)
+        missing = []
+        for file in entry.files:
+            path = self._path(entry, file)
+            if not self._present(file, path):
+                missing.append(file)
+                continue
+            problem = self._check_file(entry, file, path, full=verify)
             if problem is None:
-                return path
+                continue
             if self.offline or not download:
                 raise ModelChecksumError(
                     f"cached file {path} for model '{name}' is corrupt ({problem}); "
-                    f"delete it and {self._how_to_get(entry, path)}",
+                    f"delete it and {self._how_to_get(entry, [file])}",
                     models=[name], kinds=[entry.kind], offline=self.offline, reason="corrupt")
             self._note(f"cached file {path} for model '{name}' is corrupt ({problem}); "
                        "downloading it again")
-            return self.download(name)  # re-checks and replaces it under the download lock
-        if self.offline:
-            raise self._offline_error(entry, path)
-        if not download:
-            raise ModelUnavailableError(
-                f"model '{name}' ({kind_label(entry.kind)}, {entry.size_text}) is not in the "
-                f"cache ({path}); {self._how_to_get(entry, path)}",
-                models=[name], kinds=[entry.kind])
-        return self.download(name)
+            self._download_file(entry, file, force=True)
+        if missing:
+            if self.offline:
+                raise self._offline_error(entry, missing)
+            if not download:
+                where = (self._path(entry, missing[0]) if len(entry.files) == 1
+                         else self._path(entry, missing[0]).parent)
+                raise ModelUnavailableError(
+                    f"model '{name}' ({kind_label(entry.kind)}, {entry.size_text}) is not in the "
+                    f"cache ({where}); {self._how_to_get(entry, missing)}",
+                    models=[name], kinds=[entry.kind])
+            for file in missing:
+                self._download_file(entry, file, force=False)
+        return self._main_path(entry)
 
     def verify(self, name: str) -> Path:
-        """Re-hash the cached file and check it; returns its path.
+        """Re-hash the cached files and check them; returns the path of the file that loads.
 
         Raises:
             ModelUnavailableError: not cached.  ModelChecksumError: the check fails.
@@ -245,28 +328,24 @@ class ModelCache:
         return self.get(name, download=False, verify=True)
 
     def download(self, name: str, force: bool = False) -> Path:
-        """Fetch the model's file into the cache (resuming a ``.part`` file) and check it.
+        """Fetch the model's files into the cache (resuming ``.part`` files), check them and
+        unpack archives.
 
-        With ``force`` an existing file is fetched again. Returns the cached path.
+        With ``force`` existing files are fetched again. Returns the path of the file that
+        loads.
 
         Raises:
-            ModelUnavailableError: offline, or every URL failed (the message lists each URL's
-                error, the cache path and how to place the file by hand).
+            ModelUnavailableError: offline, or every URL of a file failed (the message lists
+                each URL's error, the cache path and how to place the file by hand).
             ModelChecksumError: the downloaded bytes are not the published ones.
+            ArchiveError: an archive that cannot be unpacked safely.
         """
         entry = self.registry.get(name)
-        path = self.cache_path(name)
         if self.offline:
-            raise self._offline_error(entry, path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with self._lock(path):
-            if path.is_file() and not force:  # another process may have finished it
-                if self._check(entry, path, full=False) is None:
-                    return path
-                self._discard(path)
-            if force:
-                self._discard(path)
-            return self._fetch(entry, path)
+            raise self._offline_error(entry, list(entry.files))
+        for file in entry.files:
+            self._download_file(entry, file, force=force)
+        return self._main_path(entry)
 
     # ---- download ----------------------------------------------------------------------
 
@@ -275,52 +354,148 @@ class ModelCache:
                           chunk_size=self.chunk_size, progress=self.progress,
                           messages=self.messages, on_progress=self.on_progress)
 
-    def _fetch(self, entry: ModelEntry, path: Path) -> Path:
+    def _download_file(self, entry: ModelEntry, file: ModelFile, force: bool) -> None:
+        """Fetch (and unpack) one file under its lock, unless another process already has
+        (and ``force`` is off)."""
+        path = self._path(entry, file)
+        if self.offline:
+            raise self._offline_error(entry, [file])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._lock(path):
+            if not force and self._present(file, path):  # another process may have done it
+                if self._check_file(entry, file, path, full=False, locked=True) is None:
+                    return
+            self._discard(path)
+            self._fetch(entry, file, path)
+
+    def _fetch(self, entry: ModelEntry, file: ModelFile, path: Path) -> None:
         part = self._part_path(path)
         downloader = self._downloader()
         failures: list[str] = []
-        for url in entry.urls:
-            error = downloader.fetch(entry.name, url, part, entry.size)
+        for url in file.urls:
+            error = downloader.fetch(entry.name, url, part, file.size)
             if error is not None:
                 failures.append(f"{url} ({error})")
                 continue
-            problem, digest = self._check_bytes(entry, part)
+            problem, digest = self._check_bytes(file, part)
             if problem is not None:
                 part.unlink(missing_ok=True)
                 raise ModelChecksumError(
                     f"downloaded file for model '{entry.name}' from {url} is not the expected "
                     f"one ({problem}); it was deleted. Try again later, or "
-                    f"{self._how_to_get(entry, path)}", models=[entry.name], kinds=[entry.kind],
-                    reason="download_failed")
+                    f"{self._how_to_get(entry, [file])}", models=[entry.name],
+                    kinds=[entry.kind], reason="download_failed")
+            if file.unpack and archive_kind(part) is None:  # e.g. an HTML page in its place
+                part.unlink(missing_ok=True)
+                failures.append(f"{url} (not a zip or tar archive)")
+                continue
             os.replace(part, path)
-            self._write_stamp(path, digest, recorded=entry.sha256 is None, url=url)
-            if entry.sha256 is None:
+            self._write_stamp(path, digest, recorded=file.sha256 is None, url=url)
+            if file.sha256 is None:
                 self._note(f"model '{entry.name}': no published sha256; recorded sha256 "
                            f"{digest} of this download, later uses are checked against it")
-            return path
-        how = self._how_to_get(entry, path)
+            if file.unpack:
+                self._unpack(entry, file, path)
+            return
+        how = self._how_to_get(entry, [file])
         raise ModelUnavailableError(
             f"cannot download model '{entry.name}': {'; '.join(failures)}. "
             f"{how[:1].upper() + how[1:]}", models=[entry.name], kinds=[entry.kind],
             reason="download_failed")
 
+    def _unpack(self, entry: ModelEntry, file: ModelFile, path: Path) -> None:
+        """Unpack a checked archive into the model's folder, record what it held, delete it."""
+        stamp = self._read_stamp(path) or {}
+        folder = path.parent
+        tmp = folder / f".{path.name}.unpacking"
+        shutil.rmtree(tmp, ignore_errors=True)
+        size = path.stat().st_size
+        names = unpack(path, tmp, max_bytes=max(UNPACK_RATIO * size, 64 << 20))
+        reserved = {f.filename for f in entry.files}
+        clash = [n for n in names if n in reserved or n.endswith((".part", ".lock"))]
+        if clash:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise ArchiveError(f"{path}: member {clash[0]!r} would replace a file of model "
+                               f"'{entry.name}'; refused")
+        members = {}
+        for name in names:
+            os.replace(tmp / name, folder / name)
+            st = (folder / name).stat()
+            members[name] = {"sha256": sha256_file(folder / name), "size": st.st_size,
+                             "mtime_ns": st.st_mtime_ns}
+        shutil.rmtree(tmp, ignore_errors=True)
+        manifest = {"archive": path.name, "archive_sha256": stamp.get("sha256"),
+                    "archive_size": size, "sha256_source": stamp.get("sha256_source"),
+                    "url": stamp.get("url"), "files": members,
+                    "unpacked_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        self._write_json(self._manifest_path(path), manifest)
+        path.unlink(missing_ok=True)
+        self._stamp_path(path).unlink(missing_ok=True)
+
     # ---- checks ------------------------------------------------------------------------
 
-    def _check(self, entry: ModelEntry, path: Path, full: bool) -> str | None:
+    def _present(self, file: ModelFile, path: Path) -> bool:
+        """The file is here: downloaded (an archive: or unpacked)."""
+        return path.is_file() or (file.unpack and self._manifest_path(path).is_file())
+
+    def _check_file(self, entry: ModelEntry, file: ModelFile, path: Path, full: bool,
+                    locked: bool = False) -> str | None:
+        """``None`` if a present file is good, else the problem. An archive that is here
+        (placed by hand, or left by an interrupted run) is checked and then unpacked."""
+        if not file.unpack:
+            return self._check(entry, file, path, full)
+        if path.is_file():
+            problem = self._check(entry, file, path, full)
+            if problem is not None:
+                return problem
+            if locked:
+                self._unpack(entry, file, path)
+            else:
+                with self._lock(path):
+                    if path.is_file():
+                        self._unpack(entry, file, path)
+            return None
+        return self._check_unpacked(path, full)
+
+    def _check_unpacked(self, path: Path, full: bool) -> str | None:
+        """Check an archive's unpacked files against its manifest."""
+        manifest = self._read_manifest(path)
+        if manifest is None:
+            return f"{self._manifest_path(path).name} is unreadable"
+        changed = False
+        for member, rec in manifest["files"].items():
+            target = path.parent / member
+            try:
+                st = target.stat()
+            except OSError:
+                return f"{member}, unpacked from {path.name}, is missing"
+            if not full and rec.get("size") == st.st_size and rec.get("mtime_ns") == st.st_mtime_ns:
+                continue
+            digest = sha256_file(target)
+            if digest != rec.get("sha256"):
+                return (f"{member}, unpacked from {path.name}: sha256 {digest}, expected "
+                        f"{rec.get('sha256')}, recorded when it was unpacked")
+            rec.update(size=st.st_size, mtime_ns=st.st_mtime_ns)
+            changed = True
+        if changed:
+            self._write_json(self._manifest_path(path), manifest)
+        return None
+
+    def _check(self, entry: ModelEntry, file: ModelFile, path: Path, full: bool) -> str | None:
         """``None`` if the cached file is good (recording its digest), else the problem."""
         st = path.stat()
-        if entry.size is not None and st.st_size != entry.size:
-            return f"{st.st_size} bytes, expected {entry.size}"
+        if file.size is not None and st.st_size != file.size:
+            return f"{st.st_size} bytes, expected {file.size}"
         stamp = self._read_stamp(path)
-        if not full and self._stamp_matches(stamp, st, entry):
+        if not full and self._stamp_matches(stamp, st, file):
             return None
-        expected = entry.sha256 or (stamp or {}).get("sha256")
+        expected = file.sha256 or (stamp or {}).get("sha256")
         digest = sha256_file(path)
         if expected is not None and digest != expected:
-            origin = ("the registry's" if entry.sha256 else
+            origin = ("the registry's" if file.sha256 else
                       f"the one recorded when it was first used ({self._stamp_path(path)})")
             return f"sha256 {digest}, expected {expected}, {origin}"
-        recorded = entry.sha256 is None
+        recorded = file.sha256 is None
         self._write_stamp(path, digest, recorded=recorded,
                           url=(stamp or {}).get("url"))
         if recorded and stamp is None:
@@ -328,19 +503,19 @@ class ModelCache:
                        f"of {path}, later uses are checked against it")
         return None
 
-    def _check_bytes(self, entry: ModelEntry, path: Path) -> tuple[str | None, str]:
+    def _check_bytes(self, file: ModelFile, path: Path) -> tuple[str | None, str]:
         size = path.stat().st_size
-        if entry.size is not None and size != entry.size:
-            return f"{size} bytes, expected {entry.size}", ""
+        if file.size is not None and size != file.size:
+            return f"{size} bytes, expected {file.size}", ""
         digest = sha256_file(path)
-        if entry.sha256 is not None and digest != entry.sha256:
-            return f"sha256 {digest}, expected {entry.sha256}", digest
+        if file.sha256 is not None and digest != file.sha256:
+            return f"sha256 {digest}, expected {file.sha256}", digest
         return None, digest
 
-    def _stamp_matches(self, stamp: dict | None, st: os.stat_result, entry: ModelEntry) -> bool:
+    def _stamp_matches(self, stamp: dict | None, st: os.stat_result, file: ModelFile) -> bool:
         return (stamp is not None and stamp.get("size") == st.st_size
                 and stamp.get("mtime_ns") == st.st_mtime_ns
-                and (entry.sha256 is None or stamp.get("sha256") == entry.sha256))
+                and (file.sha256 is None or stamp.get("sha256") == file.sha256))
 
     def _read_stamp(self, path: Path) -> dict | None:
         try:
@@ -351,36 +526,65 @@ class ModelCache:
             return None
         return stamp
 
+    def _read_manifest(self, path: Path) -> dict | None:
+        """The record of an unpacked archive, or ``None`` (none, or unreadable)."""
+        try:
+            manifest = json.loads(self._manifest_path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        files = manifest.get("files") if isinstance(manifest, dict) else None
+        if not isinstance(files, dict) or not all(
+                isinstance(k, str) and Path(k).name == k and not k.startswith(".")
+                and isinstance(v, dict) for k, v in files.items()):
+            return None
+        return manifest
+
     def _write_stamp(self, path: Path, digest: str, recorded: bool, url: str | None) -> None:
         st = path.stat()
         stamp = {"sha256": digest, "size": st.st_size, "mtime_ns": st.st_mtime_ns,
                  "sha256_source": "recorded" if recorded else "registry", "url": url,
                  "checked_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-        target = self._stamp_path(path)
+        self._write_json(self._stamp_path(path), stamp)
+
+    def _write_json(self, target: Path, data: dict) -> None:
         tmp = target.with_name(target.name + ".tmp")
         try:
-            tmp.write_text(json.dumps(stamp, indent=2) + "\n", encoding="utf-8")
+            tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
             os.replace(tmp, target)
         except OSError:  # a read-only cache still works, it just re-hashes next time
             tmp.unlink(missing_ok=True)
 
     def _discard(self, path: Path) -> None:
+        """Delete a file and its stamp; for an archive, also what it unpacked."""
+        manifest = self._read_manifest(path)
+        for member in (manifest or {}).get("files", {}):
+            (path.parent / member).unlink(missing_ok=True)
+        self._manifest_path(path).unlink(missing_ok=True)
         path.unlink(missing_ok=True)
         self._stamp_path(path).unlink(missing_ok=True)
 
     # ---- messages and locking ----------------------------------------------------------
 
-    def _offline_error(self, entry: ModelEntry, path: Path) -> ModelUnavailableError:
+    def _offline_error(self, entry: ModelEntry, files: list[ModelFile]) -> ModelUnavailableError:
         return ModelUnavailableError(
             f"model '{entry.name}' ({kind_label(entry.kind)}, {entry.size_text}) is not in the "
             f"cache and the cache is offline, so it is not downloaded; "
-            f"{self._how_to_get(entry, path)}",
+            f"{self._how_to_get(entry, files)}",
             models=[entry.name], kinds=[entry.kind], offline=True)
 
-    def _how_to_get(self, entry: ModelEntry, path: Path) -> str:
-        urls = " or ".join(entry.urls)
-        return (f"place the file by hand: download {urls} and save it as {path}"
-                f" (or pass the path of a local copy instead of the name)")
+    def _how_to_get(self, entry: ModelEntry, files: list[ModelFile]) -> str:
+        """How to place ``files`` of ``entry`` by hand (one sentence, no command names)."""
+        if len(entry.files) == 1 and not entry.is_archive:
+            urls = " or ".join(entry.files[0].urls)
+            return (f"place the file by hand: download {urls} and save it as "
+                    f"{self._path(entry, entry.files[0])} (or pass the path of a local copy "
+                    "instead of the name)")
+        steps = "; ".join(
+            f"download {' or '.join(f.urls)} and save it as {self._path(entry, f)}"
+            + (" (it is unpacked there on first use)" if f.unpack else "") for f in files)
+        return (f"place the file{'s' if len(files) > 1 else ''} by hand: {steps} (or pass the "
+                f"path of a local copy of {entry.main} instead of the name, with the model's "
+                "other files beside it)")
 
     def _note(self, message: str) -> None:
         self._downloader().note(message)
@@ -416,5 +620,5 @@ def is_path_like(name_or_path: str | os.PathLike) -> bool:
 
 
 __all__ = ["CacheStatus", "ENV_HOME", "ENV_OFFLINE", "ENV_REGISTRY", "ModelCache",
-           "ResolvedModel", "default_home", "is_path_like", "offline_from_env",
+           "ResolvedModel", "UNPACK_RATIO", "default_home", "is_path_like", "offline_from_env",
            "registry_path_from_env"]
