@@ -36,7 +36,7 @@ from synth.defaults import (DEFAULT_EXTRACTOR, DEFAULT_EXTRACTOR_ARCH, DEFAULT_M
 from synth.models import ModelCache, ModelKindError, ModelUnavailableError, kind_label
 from synth.pipeline import SynthConfig
 from synth.scores import SCORE_HEADERS
-from synth.service import PRESETS, ServiceConfig, SynthService
+from synth.service import LAB_PRESETS, ServiceConfig, SynthService
 from synth.uploads import Limits
 from vocoder.errors import HifisynthError, one_line
 
@@ -302,11 +302,15 @@ def vocoder_tab(service: SynthService, wrap: Callable, shared: Shared) -> None:
             button = gr.Button("Resynthesise", variant="primary", scale=1, elem_id="lab-run")
         with gr.Accordion("…or your own checkpoint", open=False):
             with gr.Row():
-                ckpt = gr.File(label="Generator checkpoint (g_XXXXXXXX, .pt, .pth)",
-                               elem_id="lab-ckpt")
-                config = gr.File(label="Its config.json", file_types=[".json"],
+                ckpt = gr.File(label="Generator checkpoint (g_XXXXXXXX, .pt, .pth; SpeechBrain "
+                                     "generator.ckpt, ESPnet checkpoint-*.pkl, Coqui "
+                                     "model_file.pth, BigVGAN, TorchScript)", elem_id="lab-ckpt")
+                config = gr.File(label="Its config files (config.json; or hyperparams.yaml; or "
+                                       "config.yml and stats.h5)", file_count="multiple",
+                                 file_types=[".json", ".yaml", ".yml", ".h5", ".npy"],
                                  elem_id="lab-config")
-                preset = gr.Dropdown(["", *PRESETS], value="", label="…or a preset config",
+                preset = gr.Dropdown(["", *LAB_PRESETS], value="",
+                                     label="…or a preset config (or a family's mel)",
                                      elem_id="lab-preset")
         # Audio side by side in one row, their mels in the next: the pictures line up.
         with gr.Row(equal_height=True):
@@ -320,8 +324,9 @@ def vocoder_tab(service: SynthService, wrap: Callable, shared: Shared) -> None:
             out_mel = gr.Image(label="Resynthesised mel", format="png", height=180,
                                interactive=False, elem_classes="hs-mel", elem_id="lab-out-mel")
         with gr.Accordion("…or vocode a mel from another TTS system", open=False):
-            mel = gr.File(label="Mel (.npy of shape (num_mels, frames), natural log, the "
-                                "vocoder's mel settings)", file_types=[".npy"], elem_id="lab-mel")
+            mel = gr.File(label="Mel (.npy of shape (num_mels, frames) in the mel the vocoder "
+                                "takes: HiFi-GAN's natural log, or its family's)",
+                          file_types=[".npy"], elem_id="lab-mel")
         scores = gr.Dataframe(headers=SCORE_HEADERS, label="Objective scores (as `vocoder eval`)",
                               interactive=False, elem_id="lab-scores")
         notes = gr.Markdown(elem_classes="hs-notes", elem_id="lab-notes")
