@@ -198,7 +198,7 @@ class ModelCatalog:
                 state = f"partial ({format_size(status.bytes)} so far)"
             elif status.present:
                 size = format_size(status.bytes)
-            rows.append([entry.name, kind_label(entry.kind), size, state,
+            rows.append([entry.name, entry.kind_text, size, state,
                          uses.get(entry.name, ""), entry.licence, str(status.path)])
         return rows
 

@@ -165,6 +165,12 @@ class ModelEntry:
             return "~" + format_size(self.approx_size)
         return "?"
 
+    @property
+    def kind_text(self) -> str:
+        """The kind for people, with the vocoder family when the entry names one
+        (``"mel vocoder (speechbrain)"``)."""
+        return kind_label(self.kind) + (f" ({self.family})" if self.family else "")
+
     def describe(self) -> str:
         """``"name (mel vocoder, ~5.6 MiB)"``: a model as messages name it."""
         return f"{self.name} ({kind_label(self.kind)}, {self.size_text})"
