@@ -12,7 +12,8 @@ use; any change (truncation, replacement) triggers a full re-hash.
 
 An archive (zip, tar.gz...) is checked the same way once downloaded, then its files are
 unpacked side by side into the model's folder (:func:`vocoder.models.archives.unpack`: no
-absolute paths, no ``..``, no links, at most :data:`UNPACK_RATIO` times the archive's size)
+absolute paths, no ``..``, no links, at most :data:`UNPACK_RATIO` times the archive's size
+or :data:`UNPACK_MIN`)
 and the archive is deleted; ``.<archive>.unpacked.json`` records the archive's sha256 and each
 unpacked file's sha256, size and modification time, and later uses are checked against it
 like a stamp. An archive placed in the folder by hand is checked and unpacked on first use.
@@ -47,8 +48,9 @@ _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _MODEL_SUFFIXES = (".pt", ".pth", ".ckpt", ".bin", ".safetensors", ".tar")
 _TRUE = ("1", "true", "yes", "on")
 #: An archive may unpack to at most this many times its own size (checkpoints barely
-#: compress; a decompression bomb is refused), and at least 64 MiB.
+#: compress; a decompression bomb is refused), and at least :data:`UNPACK_MIN` bytes.
 UNPACK_RATIO = 8
+UNPACK_MIN = 64 << 20
 
 
 def default_home(env: Mapping[str, str] | None = None) -> Path:
@@ -410,7 +412,7 @@ class ModelCache:
         tmp = folder / f".{path.name}.unpacking"
         shutil.rmtree(tmp, ignore_errors=True)
         size = path.stat().st_size
-        names = unpack(path, tmp, max_bytes=max(UNPACK_RATIO * size, 64 << 20))
+        names = unpack(path, tmp, max_bytes=max(UNPACK_RATIO * size, UNPACK_MIN))
         reserved = {f.filename for f in entry.files}
         clash = [n for n in names if n in reserved or n.endswith((".part", ".lock"))]
         if clash:
@@ -620,5 +622,5 @@ def is_path_like(name_or_path: str | os.PathLike) -> bool:
 
 
 __all__ = ["CacheStatus", "ENV_HOME", "ENV_OFFLINE", "ENV_REGISTRY", "ModelCache",
-           "ResolvedModel", "UNPACK_RATIO", "default_home", "is_path_like", "offline_from_env",
-           "registry_path_from_env"]
+           "ResolvedModel", "UNPACK_MIN", "UNPACK_RATIO", "default_home", "is_path_like",
+           "offline_from_env", "registry_path_from_env"]
