@@ -405,7 +405,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="default mel vocoder: registry name (default %(default)s), "
                              "checkpoint path, 'griffinlim' or 'none'")
     models.add_argument("--vocoder-config", metavar="CONFIG",
-                        help="config.json or preset for a --vocoder path")
+                        help="config.json or preset (or the family's config file or mel "
+                             "preset) for a --vocoder path")
     models.add_argument("--vc-vocoder", default=DEFAULT_VC_VOCODER, metavar="NAME|PATH",
                         help="voice conversion (kNN-VC) vocoder (default %(default)s)")
     models.add_argument("--vc-vocoder-config", metavar="CONFIG",
@@ -418,8 +419,9 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--layer", type=int, metavar="N",
                         help="feature layer for kNN-VC (default: the extractor's)")
     models.add_argument("--models-dir", type=Path, metavar="DIR",
-                        help="folder of extra vocoder checkpoints (each with config.json "
-                             "beside it) offered in the UI; the only folder a vocoder name "
+                        help="folder of extra vocoder checkpoints of any family (each with "
+                             "its config file beside it: config.json, hyperparams.yaml or "
+                             "config.yml) offered in the UI; the only folder a vocoder name "
                              "may point into")
     models.add_argument("--voices-dir", type=Path, metavar="DIR",
                         help="where saved voices are kept (default $HIFISYNTH_HOME/voices)")

@@ -148,10 +148,19 @@ def test_the_app_downloads_and_takes_uploads_of_family_vocoders(families, tmp_pa
     from synth.service import ServiceConfig, SynthService
     from synth.uploads import UploadError
 
+    models_dir = tmp_path / "models"
+    for name in ("generator.ckpt", "hyperparams.yaml"):  # a SpeechBrain folder, as published
+        (models_dir / "sb").mkdir(parents=True, exist_ok=True)
+        (models_dir / "sb" / name).write_bytes((families["sb"].parent / name).read_bytes())
     config = ServiceConfig(synth=SynthConfig(vocoder="griffinlim"), device="cpu",
-                           voices_dir=tmp_path / "voices", temp_dir=tmp_path / "temp")
+                           voices_dir=tmp_path / "voices", temp_dir=tmp_path / "temp",
+                           models_dir=models_dir)
     service = SynthService(config, families["cache"])
     clip = write_wav(tmp_path / "a.wav", speechlike(1.0, SR), SR)
+    assert service.catalog.model_files() == ["sb/generator.ckpt"]
+    wav, notes = service.vocoder(str(clip), None, "sb/generator.ckpt")
+    assert "through its speechbrain mel" in notes
+    assert len(load_audio(wav)[0]) == (1 + SR // HOP) * HOP
     # Models tab: listed with family and size, downloaded by name, then a vocoder choice.
     rows = {r[0]: r for r in service.models()}
     assert rows["tiny-esp"][1:4] == ["mel vocoder (espnet)", "?", "missing"]
