@@ -6,7 +6,7 @@ a reserved word such as ``"griffinlim"``), with the config a file needs. The hub
 a loaded component on the hub's device and dtype::
 
     hub = ModelHub.from_env(device="cuda")                    # HIFISYNTH_HOME etc.
-    voc = hub.load(ModelSpec("mel_vocoder", "hifigan-v3-ljspeech"))
+    voc = hub.load(ModelSpec("mel_vocoder", "hifigan-v3-ljspeech"))   # .vocoder, .frontend
     voc is hub.load(ModelSpec("mel_vocoder", "hifigan-v3-ljspeech"))   # True: loaded once
 
 How it behaves:

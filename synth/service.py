@@ -403,7 +403,7 @@ class SynthService:
 
         before = self.cache.status(entry.name)
         path = self.cache.with_progress(report).download(entry.name)
-        size = format_size(path.stat().st_size)
+        size = format_size(self.cache.status(entry.name).bytes)  # every file of the model
         if before.present:
             note = f"**{entry.name}** was already in the cache ({size}), checked: {path}"
         else:

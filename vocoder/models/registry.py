@@ -302,7 +302,8 @@ class ModelRegistry:
 
     def unknown_message(self, name: str) -> str:
         """The message for a name that is not in the registry (close and known names)."""
-        close = difflib.get_close_matches(name, self.names(), n=1)
+        close = difflib.get_close_matches(name, self.names(), n=3)  # best first
+        close.sort(key=lambda c: -len(os.path.commonprefix([c, name])))  # same start first
         hint = f"did you mean '{close[0]}'? " if close else ""
         return (f"unknown model '{name}': {hint}known models are {', '.join(self.names())} "
                 "(or give the path of a local file)")
