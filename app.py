@@ -36,7 +36,7 @@ from synth.defaults import (DEFAULT_EXTRACTOR, DEFAULT_EXTRACTOR_ARCH, DEFAULT_M
 from synth.models import ModelCache, ModelKindError, ModelUnavailableError, kind_label
 from synth.pipeline import SynthConfig
 from synth.scores import SCORE_HEADERS
-from synth.service import PRESETS, ServiceConfig, SynthService
+from synth.service import LAB_PRESETS, ServiceConfig, SynthService
 from synth.uploads import Limits
 from vocoder.errors import HifisynthError, one_line
 
@@ -302,11 +302,15 @@ def vocoder_tab(service: SynthService, wrap: Callable, shared: Shared) -> None:
             button = gr.Button("Resynthesise", variant="primary", scale=1, elem_id="lab-run")
         with gr.Accordion("…or your own checkpoint", open=False):
             with gr.Row():
-                ckpt = gr.File(label="Generator checkpoint (g_XXXXXXXX, .pt, .pth)",
-                               elem_id="lab-ckpt")
-                config = gr.File(label="Its config.json", file_types=[".json"],
+                ckpt = gr.File(label="Generator checkpoint (g_XXXXXXXX, .pt, .pth; SpeechBrain "
+                                     "generator.ckpt, ESPnet checkpoint-*.pkl, Coqui "
+                                     "model_file.pth, BigVGAN, TorchScript)", elem_id="lab-ckpt")
+                config = gr.File(label="Its config files (config.json; or hyperparams.yaml; or "
+                                       "config.yml and stats.h5)", file_count="multiple",
+                                 file_types=[".json", ".yaml", ".yml", ".h5", ".npy"],
                                  elem_id="lab-config")
-                preset = gr.Dropdown(["", *PRESETS], value="", label="…or a preset config",
+                preset = gr.Dropdown(["", *LAB_PRESETS], value="",
+                                     label="…or a preset config (or a family's mel)",
                                      elem_id="lab-preset")
         # Audio side by side in one row, their mels in the next: the pictures line up.
         with gr.Row(equal_height=True):
@@ -320,8 +324,9 @@ def vocoder_tab(service: SynthService, wrap: Callable, shared: Shared) -> None:
             out_mel = gr.Image(label="Resynthesised mel", format="png", height=180,
                                interactive=False, elem_classes="hs-mel", elem_id="lab-out-mel")
         with gr.Accordion("…or vocode a mel from another TTS system", open=False):
-            mel = gr.File(label="Mel (.npy of shape (num_mels, frames), natural log, the "
-                                "vocoder's mel settings)", file_types=[".npy"], elem_id="lab-mel")
+            mel = gr.File(label="Mel (.npy of shape (num_mels, frames) in the mel the vocoder "
+                                "takes: HiFi-GAN's natural log, or its family's)",
+                          file_types=[".npy"], elem_id="lab-mel")
         scores = gr.Dataframe(headers=SCORE_HEADERS, label="Objective scores (as `vocoder eval`)",
                               interactive=False, elem_id="lab-scores")
         notes = gr.Markdown(elem_classes="hs-notes", elem_id="lab-notes")
@@ -400,7 +405,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="default mel vocoder: registry name (default %(default)s), "
                              "checkpoint path, 'griffinlim' or 'none'")
     models.add_argument("--vocoder-config", metavar="CONFIG",
-                        help="config.json or preset for a --vocoder path")
+                        help="config.json or preset (or the family's config file or mel "
+                             "preset) for a --vocoder path")
     models.add_argument("--vc-vocoder", default=DEFAULT_VC_VOCODER, metavar="NAME|PATH",
                         help="voice conversion (kNN-VC) vocoder (default %(default)s)")
     models.add_argument("--vc-vocoder-config", metavar="CONFIG",
@@ -413,8 +419,9 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--layer", type=int, metavar="N",
                         help="feature layer for kNN-VC (default: the extractor's)")
     models.add_argument("--models-dir", type=Path, metavar="DIR",
-                        help="folder of extra vocoder checkpoints (each with config.json "
-                             "beside it) offered in the UI; the only folder a vocoder name "
+                        help="folder of extra vocoder checkpoints of any family (each with "
+                             "its config file beside it: config.json, hyperparams.yaml or "
+                             "config.yml) offered in the UI; the only folder a vocoder name "
                              "may point into")
     models.add_argument("--voices-dir", type=Path, metavar="DIR",
                         help="where saved voices are kept (default $HIFISYNTH_HOME/voices)")

@@ -19,7 +19,9 @@ from .defaults import GRIFFINLIM, NO_VOCODER
 from .models import ModelCache, ModelEntry, format_size, is_path_like, kind_label
 
 VOICE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-MODEL_FILE_SKIP = {".json", ".txt", ".md", ".yaml", ".yml", ".lock", ".part"}
+MODEL_FILE_SKIP = {".json", ".txt", ".md", ".yaml", ".yml", ".lock", ".part", ".h5", ".npy"}
+#: A checkpoint in the models folder has one of these beside it (its family's config file).
+CONFIG_FILES = ("config.json", "hyperparams.yaml", "config.yml")
 MODEL_HEADERS = ["name", "kind", "size", "state", "used here as", "licence", "cache path"]
 DEFAULT = "default"  # the choice that means the vocoder the app was started with
 
@@ -42,7 +44,8 @@ class ModelCatalog:
         cache: the registry and its cache.
         default_vocoder: the mel vocoder the app was started with (name, path,
             ``griffinlim`` or ``none``).
-        models_dir: extra checkpoints (each with ``config.json`` beside it); the only folder
+        models_dir: extra checkpoints (each with its config file beside it: ``config.json``,
+            SpeechBrain's ``hyperparams.yaml``, ESPnet's ``config.yml``); the only folder
             a vocoder name may point into.
         voices_dir: saved voices (``<name>.pt``).
     """
@@ -122,7 +125,7 @@ class ModelCatalog:
         return str(path)
 
     def model_files(self) -> list[str]:
-        """Checkpoints in the models folder (with ``config.json`` beside them), relative."""
+        """Checkpoints in the models folder (with a config file beside them), relative."""
         if self.models_dir is None or not self.models_dir.is_dir():
             return []
         found = []
@@ -130,7 +133,7 @@ class ModelCatalog:
             rel = path.relative_to(self.models_dir)
             if (len(rel.parts) > 4 or not path.is_file() or path.name.startswith(".")
                     or path.suffix.lower() in MODEL_FILE_SKIP
-                    or not (path.parent / "config.json").is_file()):
+                    or not any((path.parent / c).is_file() for c in CONFIG_FILES)):
                 continue
             found.append(rel.as_posix())
             if len(found) >= 200:
@@ -198,7 +201,7 @@ class ModelCatalog:
                 state = f"partial ({format_size(status.bytes)} so far)"
             elif status.present:
                 size = format_size(status.bytes)
-            rows.append([entry.name, kind_label(entry.kind), size, state,
+            rows.append([entry.name, entry.kind_text, size, state,
                          uses.get(entry.name, ""), entry.licence, str(status.path)])
         return rows
 

@@ -98,7 +98,7 @@ def error_line(exc: BaseException) -> str:
     """``synth: error: <message>`` on one line, with the command's hints for model errors:
     how to fetch a missing model, the Griffin-Lim vocoder when a mel vocoder is missing, the
     option a model of another kind belongs to."""
-    from synth.models.errors import ModelKindError, ModelUnavailableError
+    from synth.models import ModelKindError, ModelUnavailableError
 
     message = one_line(exc)
     if isinstance(exc, ModelUnavailableError) and exc.models:

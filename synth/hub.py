@@ -6,7 +6,7 @@ a reserved word such as ``"griffinlim"``), with the config a file needs. The hub
 a loaded component on the hub's device and dtype::
 
     hub = ModelHub.from_env(device="cuda")                    # HIFISYNTH_HOME etc.
-    voc = hub.load(ModelSpec("mel_vocoder", "hifigan-v3-ljspeech"))
+    voc = hub.load(ModelSpec("mel_vocoder", "hifigan-v3-ljspeech"))   # .vocoder, .frontend
     voc is hub.load(ModelSpec("mel_vocoder", "hifigan-v3-ljspeech"))   # True: loaded once
 
 How it behaves:
@@ -303,9 +303,11 @@ class ModelHub:
 
 def component_bytes(component: Any) -> int:
     """Bytes of the parameters and buffers of a component: an ``nn.Module``, a tensor, or an
-    object holding them as attributes (a :class:`~vocoder.inference.Vocoder`'s generator,
+    object holding them as attributes, directly or a few objects down (a
+    :class:`~vocoder.families.LoadedVocoder`'s vocoder's generator and its frontend,
     Griffin-Lim's filterbank); shared storage is counted once."""
     seen: set[tuple[int, str]] = set()
+    visited: set[int] = set()
     total = 0
 
     def count(t: Tensor) -> None:
@@ -315,18 +317,23 @@ def component_bytes(component: Any) -> int:
             seen.add(key)
             total += t.untyped_storage().nbytes()
 
-    def visit(obj: Any) -> None:
+    def visit(obj: Any, depth: int) -> None:
+        if id(obj) in visited:
+            return
+        visited.add(id(obj))
         if isinstance(obj, nn.Module):
             for t in (*obj.parameters(), *obj.buffers()):
                 count(t)
         elif isinstance(obj, Tensor):
             count(obj)
+        elif depth > 0 and isinstance(obj, Mapping):
+            for value in obj.values():
+                visit(value, depth - 1)
+        elif depth > 0 and hasattr(obj, "__dict__") and not isinstance(obj, type):
+            for value in vars(obj).values():
+                visit(value, depth - 1)
 
-    if isinstance(component, (nn.Module, Tensor)):
-        visit(component)
-    else:
-        for value in getattr(component, "__dict__", {}).values():
-            visit(value)
+    visit(component, 3)
     return total
 
 

@@ -7,24 +7,27 @@ The hub keeps what loaders return and knows nothing else about them, so a new ki
 acoustic model, another feature backend) is one function here, added to :data:`LOADERS`, or
 given to :meth:`ModelHub.register <synth.hub.ModelHub.register>`.
 
-=====================  =====================================================  ==================
+=====================  =====================================================  ==========================================
 kind                   source                                                 component
-=====================  =====================================================  ==================
-``mel_vocoder``        registry name, checkpoint path (``config``: its         :class:`~vocoder.inference.Vocoder`
-                       ``config.json`` or a preset), or ``griffinlim``        or :class:`~vocoder.griffinlim.GriffinLimVocoder`
+=====================  =====================================================  ==========================================
+``mel_vocoder``        registry name, or checkpoint path of any family        :class:`~vocoder.families.LoadedVocoder`:
+                       (``config``: the family's config file or a preset;     ``.vocoder`` and the ``.frontend`` that
+                       default: the files beside it), or ``griffinlim``       makes the mel it takes
                        (``config``: the mel settings; option ``n_iter``)
-``feature_vocoder``    registry name or checkpoint path (``config`` as above)  :class:`~vocoder.generator.HiFiGANGenerator`
+``feature_vocoder``    registry name or checkpoint path (``config``: its      :class:`~vocoder.generator.HiFiGANGenerator`
+                       ``config.json`` or a preset)
 ``feature_extractor``  registry name or weights path (``config``: a           :class:`~synth.features.SSLFeatureExtractor`
                        torchaudio bundle name, or a JSON file of factory      (float32)
                        arguments)
 ``base_voice``         an espeak-ng voice name (option ``rate``, words per    :class:`~synth.text.EspeakVoice`
                        minute)
-=====================  =====================================================  ==================
+=====================  =====================================================  ==========================================
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,26 +38,34 @@ from .hub import Loader, ModelSpec
 from .models import ModelKindError
 
 if TYPE_CHECKING:
+    from vocoder.families.loaded import LoadedVocoder
+
     from .hub import ModelHub
 
 
-def load_mel_vocoder(hub: "ModelHub", spec: ModelSpec) -> Any:
-    """A mel vocoder in the hub's dtype, or Griffin-Lim (float32) for ``griffinlim``."""
+def load_mel_vocoder(hub: "ModelHub", spec: ModelSpec) -> "LoadedVocoder":
+    """A mel vocoder of any family with the mel frontend it expects, in the hub's dtype
+    (:func:`vocoder.models.load_resolved_vocoder`: a registry entry's family and config, or
+    detected from the files beside a checkpoint, ``spec.config`` overriding), or Griffin-Lim
+    (float32, inverting HiFi-GAN's mel) for ``griffinlim``."""
     from vocoder.config import AudioConfig
+    from vocoder.families.loaded import LoadedVocoder
     from vocoder.griffinlim import GriffinLimVocoder
-    from vocoder.inference import Vocoder
+    from vocoder.mel import HiFiGANMel
+    from vocoder.models import load_resolved_vocoder
 
     if spec.source.lower() == GRIFFINLIM:
         audio = AudioConfig() if spec.config is None else _hifigan_config(spec.config).audio
-        return GriffinLimVocoder(audio, n_iter=int(spec.option("n_iter", 32)), device=hub.device)
+        voc = GriffinLimVocoder(audio, n_iter=int(spec.option("n_iter", 32)), device=hub.device)
+        return LoadedVocoder(voc, HiFiGANMel(audio).to(hub.device), GRIFFINLIM, GRIFFINLIM)
     resolved = hub.resolve(spec)
-    config: Any = resolved.entry.hifigan_config() if resolved.entry else spec.config
-    voc = Vocoder.from_checkpoint(resolved.path, config, device=hub.device, dtype=hub.dtype)
-    if voc.config.is_feature_vocoder:
+    loaded = load_resolved_vocoder(resolved, None, spec.config, device=str(hub.device),
+                                   dtype=str(hub.dtype).removeprefix("torch."))
+    if loaded.frontend is None:
         raise ModelKindError(f"{resolved.path}: a feature-input (kNN-VC) vocoder cannot vocode "
                              "mels; it is for voice conversion", model=spec.label,
                              kind="feature_vocoder", expected="mel_vocoder")
-    return voc
+    return replace(loaded, generator_state=None)  # a copy of the weights only conversion needs
 
 
 def load_feature_vocoder(hub: "ModelHub", spec: ModelSpec) -> Any:

@@ -18,11 +18,18 @@ per call::
     synth = Synthesizer(hub, SynthConfig(k=8, loudness=None))
 
 Mel vocoder choices (``SynthConfig.vocoder`` or ``vocoder=`` of a call): a registry name, a
-checkpoint path (``config.json`` beside it; ``vocoder_config`` for the configured one), a
-:class:`~synth.hub.ModelSpec`, a ready vocoder object, ``"griffinlim"`` (Griffin-Lim
+checkpoint path of any family (its config files beside it; ``vocoder_config`` for the
+configured one), a :class:`~synth.hub.ModelSpec`, a ready
+:class:`~vocoder.families.LoadedVocoder` or vocoder object, ``"griffinlim"`` (Griffin-Lim
 inversion of the mel: no weights, low quality; only when asked for by name, never as a
 fallback) or ``"none"`` (no mel vocoder: :meth:`Synthesizer.speak` then returns the base
 voice's own audio; resynthesis and vocoding raise :class:`PipelineError`).
+
+Each vocoder comes with the mel it was trained on (:attr:`LoadedVocoder.frontend`: HiFi-GAN's,
+SpeechBrain's, ESPnet's log10 mel, Coqui's normalised dB mel...), so audio, text and batch
+sources go through the mel the chosen vocoder expects, and batches of different lengths are
+padded with that mel's silence (:attr:`LoadedVocoder.silence`). A ready vocoder object given
+without its frontend is taken to expect HiFi-GAN's mel.
 
 How ``speak`` uses the vocoders: the espeak-ng base voice makes 22.05 kHz audio; without a
 ``voice`` that audio is resampled to the mel vocoder's rate (not needed for the default,
@@ -49,6 +56,7 @@ from torch import Tensor
 
 from vocoder.audio import AudioError, resample, save_wav
 from vocoder.errors import InputError
+from vocoder.families.loaded import LoadedVocoder
 from vocoder.frames import load_npy
 from vocoder.inference import FrameVocoder, vocode
 
@@ -62,7 +70,7 @@ if TYPE_CHECKING:  # only for annotations: synth.knnvc loads torchaudio's wav2ve
     from .knnvc import KnnVC, MatchingSet
 
 #: A mel vocoder as a call may choose it (``None``: the configured one).
-VocoderChoice = Union[str, os.PathLike, ModelSpec, FrameVocoder, None]
+VocoderChoice = Union[str, os.PathLike, ModelSpec, LoadedVocoder, FrameVocoder, None]
 
 
 class PipelineError(InputError):
@@ -236,8 +244,9 @@ class Synthesizer:
             return True  # a ready vocoder object
         return self.config.vocoder_spec(vocoder) is not None
 
-    def mel_vocoder(self, vocoder: VocoderChoice = None) -> FrameVocoder:
-        """The mel vocoder for a choice (``None``: the configured one), loaded on first use.
+    def loaded_vocoder(self, vocoder: VocoderChoice = None) -> LoadedVocoder:
+        """The mel vocoder for a choice (``None``: the configured one) with the frontend that
+        makes the mel it takes, loaded on first use.
 
         Raises:
             PipelineError: ``"none"``.
@@ -245,14 +254,33 @@ class Synthesizer:
             ModelError: not found, not cached and not downloadable (the message says how to
                 place the file).
         """
-        if vocoder is not None and not isinstance(vocoder, (str, os.PathLike, ModelSpec)):
+        if isinstance(vocoder, LoadedVocoder):
             return vocoder
+        if vocoder is not None and not isinstance(vocoder, (str, os.PathLike, ModelSpec)):
+            return self._with_frontend(vocoder)
         spec = self.config.vocoder_spec(vocoder)
         if spec is None:
             raise PipelineError(f"no mel vocoder is selected ('{NO_VOCODER}'): choose one, e.g. "
                                 f"'{DEFAULT_MEL_VOCODER}' or '{GRIFFINLIM}', to resynthesise or "
                                 "vocode mels")
-        return self.hub.load(spec)
+        component = self.hub.load(spec)
+        return component if isinstance(component, LoadedVocoder) \
+            else self._with_frontend(component)
+
+    def _with_frontend(self, voc: FrameVocoder) -> LoadedVocoder:
+        """A ready vocoder object given alone, with HiFi-GAN's mel (made once per object)."""
+        from vocoder.mel import HiFiGANMel
+
+        with self._frontends_lock:  # keyed weakly by the vocoder, so it holds no reference to it
+            frontend = self._frontends.get(voc)
+            if frontend is None:
+                frontend = self._frontends[voc] = HiFiGANMel(voc.audio).to(voc.device)
+        return LoadedVocoder(voc, frontend, "hifigan", "given vocoder")
+
+    def mel_vocoder(self, vocoder: VocoderChoice = None) -> FrameVocoder:
+        """The mel vocoder for a choice (``None``: the configured one), loaded on first use
+        (:meth:`loaded_vocoder`'s ``.vocoder``)."""
+        return self.loaded_vocoder(vocoder).vocoder
 
     def sample_rate_of(self, vocoder: VocoderChoice = None) -> int:
         """Output rate of a mel vocoder choice (of the base voice for ``"none"``)."""
@@ -266,15 +294,9 @@ class Synthesizer:
         return self.sample_rate_of(None)
 
     def mel_frontend(self, vocoder: VocoderChoice = None):
-        """The :class:`vocoder.mel.MelSpectrogram` that makes the mels ``vocoder`` takes."""
-        from vocoder.mel import MelSpectrogram
-
-        voc = self.mel_vocoder(vocoder)
-        with self._frontends_lock:
-            frontend = self._frontends.get(voc)
-            if frontend is None:
-                frontend = self._frontends[voc] = MelSpectrogram(voc.audio).to(self.device)
-            return frontend
+        """The :class:`vocoder.mel.MelFrontend` that makes the mels ``vocoder`` takes (its
+        family's mel)."""
+        return self.loaded_vocoder(vocoder).frontend
 
     @property
     def espeak(self):
@@ -308,7 +330,7 @@ class Synthesizer:
         for part in parts or ("vocoder", "espeak"):
             if part == "vocoder":
                 if self.has_mel_vocoder(vocoder):
-                    self.mel_frontend(vocoder)
+                    self.loaded_vocoder(vocoder)
             elif part == "espeak":
                 self.espeak  # noqa: B018 - loads it
             elif part == "knnvc":
@@ -335,13 +357,16 @@ class Synthesizer:
 
     def mel(self, wav: np.ndarray | Tensor, what: str = "audio", *,
             vocoder: VocoderChoice = None) -> Tensor:
-        """Log-mel ``(num_mels, samples // hop)`` of mono audio at the vocoder's rate."""
-        frontend = self.mel_frontend(vocoder)
+        """The mel ``vocoder`` takes, ``(num_mels, frames)``, of mono audio at its rate
+        (``frames = frontend.num_frames(samples)``: ``samples // hop`` for HiFi-GAN's mel,
+        ``1 + samples // hop`` for the centred mels of SpeechBrain, ESPnet and Coqui)."""
+        loaded = self.loaded_vocoder(vocoder)
+        frontend = loaded.frontend
         x = torch.as_tensor(wav, dtype=torch.float32)
-        if x.shape[-1] <= frontend.pad:
-            seconds = (frontend.pad + 1) / self.mel_vocoder(vocoder).sample_rate
+        if x.shape[-1] < frontend.min_samples:
+            seconds = frontend.min_samples / loaded.vocoder.sample_rate
             raise PipelineError(f"{what}: too short: {x.shape[-1]} samples; the mel frontend needs "
-                                f"more than {frontend.pad} ({seconds * 1000:.0f} ms)")
+                                f"at least {frontend.min_samples} ({seconds * 1000:.0f} ms)")
         with torch.inference_mode():
             return frontend(x.to(self.device))
 
@@ -349,13 +374,15 @@ class Synthesizer:
                       max_batch_size: int | None = None,
                       max_batch_frames: int | None = None) -> list[np.ndarray]:
         """Mels ``(num_mels, T_i)`` -> waveforms ``(T_i * hop,)``, in length-grouped padded
-        batches whose output equals one-by-one vocoding (see :mod:`vocoder.chunking`).
-        The limits default to the config's."""
-        voc = self.mel_vocoder(vocoder)
+        batches whose output equals one-by-one vocoding (see :mod:`vocoder.chunking`); the
+        padding is the silence of the vocoder's mel. The limits default to the config's."""
+        loaded = self.loaded_vocoder(vocoder)
+        voc = loaded.vocoder
         frames = [voc.check_frames(m, f"mel {i}")[0] for i, m in enumerate(mels)]
         wavs = vocode(voc, frames, exact=False, chunk_frames=self.config.chunk_frames,
                       max_batch_frames=max_batch_frames or self.max_batch_frames,
-                      max_batch_size=max_batch_size or self.config.max_batch_size)
+                      max_batch_size=max_batch_size or self.config.max_batch_size,
+                      pad_value=loaded.silence)
         return [w.cpu().numpy() for w in wavs]
 
     def base_speech(self, text: str) -> tuple[np.ndarray, int]:
@@ -381,20 +408,23 @@ class Synthesizer:
                 with ``sample_rate``, ``(waveform, rate)``); resampled to the vocoder's rate.
             vocoder: the mel vocoder (default: the configured one).
 
-        Returns ``floor(samples / hop) * hop`` samples (the mel has ``samples // hop`` frames).
+        Returns ``frames * hop`` samples, ``frames`` being the frames the vocoder's mel makes
+        of the input (``samples // hop`` for HiFi-GAN's, ``1 + samples // hop`` for a centred
+        mel).
         """
         return self.resynthesize_many([audio], sample_rate, vocoder=vocoder)[0]
 
     def resynthesize_many(self, audios: Sequence[AudioInput], sample_rate: int | None = None, *,
                           vocoder: VocoderChoice = None) -> list[SynthResult]:
         """:meth:`resynthesize` for many inputs, vocoded in batches."""
-        rate = self.mel_vocoder(vocoder).sample_rate
+        loaded = self.loaded_vocoder(vocoder)
+        rate = loaded.vocoder.sample_rate
         mels = []
         for i, audio in enumerate(audios):
             label = _label(audio, i)
             wav, _ = load_input_audio(audio, sample_rate, target_rate=rate, what=label)
-            mels.append(self.mel(wav, label, vocoder=vocoder))
-        return [SynthResult(w, rate) for w in self.vocode_frames(mels, vocoder=vocoder)]
+            mels.append(self.mel(wav, label, vocoder=loaded))
+        return [SynthResult(w, rate) for w in self.vocode_frames(mels, vocoder=loaded)]
 
     def vocode(self, mel: np.ndarray | Tensor | str | os.PathLike, *,
                vocoder: VocoderChoice = None) -> SynthResult:
@@ -402,10 +432,13 @@ class Synthesizer:
 
         Args:
             mel: ``(num_mels, frames)`` or ``(1, num_mels, frames)`` array, or a ``.npy`` file
-                of one, made with the vocoder's mel settings (natural log, floor 1e-5).
+                of one, in the mel the vocoder takes: its family's (HiFi-GAN's natural log
+                with floor 1e-5 for the published and BigVGAN vocoders; see
+                :mod:`vocoder.families` for the others).
             vocoder: the mel vocoder (default: the configured one).
         """
-        voc = self.mel_vocoder(vocoder)
+        loaded = self.loaded_vocoder(vocoder)
+        voc = loaded.vocoder
         source = "mel"
         if isinstance(mel, (str, os.PathLike)):
             source = os.fspath(mel)
@@ -417,7 +450,7 @@ class Synthesizer:
             hint = (" (it looks transposed: give (num_mels, frames))"
                     if len(shape) == 2 and shape[1] == voc.input_channels else "")
             raise PipelineError(f"{exc}{hint}") from None
-        return SynthResult(self.vocode_frames([frames[0]], vocoder=voc)[0], voc.sample_rate)
+        return SynthResult(self.vocode_frames([frames[0]], vocoder=loaded)[0], voc.sample_rate)
 
     def speak(self, text: str, voice: Voice | None = None, *, vocoder: VocoderChoice = None,
               k: int | None = None) -> SynthResult:
@@ -435,10 +468,11 @@ class Synthesizer:
         spoken = [self.base_speech(t) for t in texts]
         if not self.has_mel_vocoder(vocoder):
             return [SynthResult(a, sr) for a, sr in spoken]
-        rate = self.mel_vocoder(vocoder).sample_rate
-        mels = [self.mel(resample(a, sr, rate), f"text {i}", vocoder=vocoder)
+        loaded = self.loaded_vocoder(vocoder)
+        rate = loaded.vocoder.sample_rate
+        mels = [self.mel(resample(a, sr, rate), f"text {i}", vocoder=loaded)
                 for i, (a, sr) in enumerate(spoken)]
-        return [SynthResult(w, rate) for w in self.vocode_frames(mels, vocoder=vocoder)]
+        return [SynthResult(w, rate) for w in self.vocode_frames(mels, vocoder=loaded)]
 
     def convert(self, source: AudioInput, voice: Voice, *, k: int | None = None,
                 sample_rate: int | None = None) -> SynthResult:

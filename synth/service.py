@@ -27,6 +27,8 @@ import torch
 from vocoder.audio import resample
 from vocoder.config import preset_names
 from vocoder.errors import InputError
+from vocoder.families.loaded import LoadedVocoder
+from vocoder.mel import MEL_PRESETS
 
 from .catalog import ModelCatalog, display_name
 from .defaults import GRIFFINLIM
@@ -36,10 +38,13 @@ from .models import ModelCache, ModelError, format_size
 from .outputs import OutputFolder
 from .pipeline import PipelineError, SynthConfig, Synthesizer, SynthResult
 from .scores import score_pair
-from .uploads import (Limits, UploadError, check_size, read_clip, read_clips, read_mel_upload,
-                      strip_path)
+from .uploads import (Limits, UploadError, read_clip, read_clips, read_mel_upload,
+                      stage_checkpoint, strip_path)
 
 PRESETS = tuple(preset_names("mel"))  # the mel vocoders of vocoder.config.PRESETS
+#: What an uploaded checkpoint may name instead of its config files: a HiFi-GAN preset, or
+#: the mel of a family whose files do not say which (a SpeechBrain 16 kHz vocoder).
+LAB_PRESETS = PRESETS + tuple(MEL_PRESETS)
 
 
 class RequestError(InputError):
@@ -98,8 +103,6 @@ class SynthService:
                                     config.voices_dir or self.cache.home / "voices")
         self.temp_dir = Path(config.temp_dir).resolve()
         self.outputs = OutputFolder(self.temp_dir / "outputs")
-        self._uploads: dict[tuple, ModelSpec] = {}
-        self._uploads_lock = threading.Lock()
         self._clock = threading.local()
 
     # ------------------------------------------------------------------ timing
@@ -269,25 +272,28 @@ class SynthService:
     # ------------------------------------------------------------------ vocoder lab
 
     def vocoder(self, audio: str | None, mel: str | None = None, vocoder: str | None = None,
-                checkpoint: str | None = None, config: str | None = None,
+                checkpoint: str | None = None, config: str | Sequence[str] | None = None,
                 preset: str | None = None) -> tuple[str, str]:
         """Resynthesise ``audio`` (or vocode the ``.npy`` ``mel``) with a vocoder: the choice
-        ``vocoder``, or an uploaded ``checkpoint`` with its ``config`` (``config.json``) or
-        a ``preset`` (v1, v2, v3). Returns the result (a WAV at the vocoder's rate) and
-        notes."""
+        ``vocoder``, or an uploaded ``checkpoint`` of any family with its ``config`` files
+        (``config.json``; SpeechBrain's ``hyperparams.yaml``; ESPnet's ``config.yml`` and
+        ``stats.h5``...) or a ``preset`` (v1, v2, v3, or a family's mel preset). Audio goes
+        through the mel that vocoder expects; a ``.npy`` mel is taken as that mel. Returns the
+        result (a WAV at the vocoder's rate) and notes."""
         if bool(audio) == bool(mel):
             raise RequestError("give either an audio clip to resynthesise or a .npy mel to "
                                "vocode, not both" if audio else
                                "upload an audio clip to resynthesise or a .npy mel to vocode")
         choice, label = self._lab_vocoder(vocoder, checkpoint, config, preset)
-        voc = self._load_lab_vocoder(choice, checkpoint, config)
+        loaded = self._load_lab_vocoder(choice, checkpoint)
+        voc = loaded.vocoder
         rate = voc.sample_rate
         if audio:
             clip = read_clip(audio, "audio", self.limits, rate)
             with self.timing():
-                result = self.synth.resynthesize(clip.pair(), vocoder=voc)
+                result = self.synth.resynthesize(clip.pair(), vocoder=loaded)
             notes = clip.notes + [f"{clip.name}: {result.seconds:.2f} s resynthesised by "
-                                  f"{label} at {rate} Hz"]
+                                  f"{label} at {rate} Hz through its {loaded.family} mel"]
             return self.write(result, "resynthesized"), _markdown(notes)
         path, array = read_mel_upload(mel, self.limits)
         frames = array.shape[-1]
@@ -297,7 +303,7 @@ class SynthService:
                               f"audio; the limit is {self.limits.max_seconds:g} s")
         try:
             with self.timing():
-                result = self.synth.vocode(array, vocoder=voc)
+                result = self.synth.vocode(array, vocoder=loaded)
         except PipelineError as exc:
             raise UploadError(f"mel ({path.name}): {strip_path(str(exc), path)}") from None
         notes = [f"{path.name}: {frames} frames vocoded by {label}: {result.seconds:.2f} s at "
@@ -329,52 +335,35 @@ class SynthService:
         return (self.outputs.write_png(mel_image(ref_mel, lo_hi), "mel-original"),
                 self.outputs.write_png(mel_image(deg_mel, lo_hi), "mel-resynthesized"), rows)
 
-    def _lab_vocoder(self, vocoder: str | None, checkpoint: str | None, config: str | None,
-                     preset: str | None) -> tuple[str | ModelSpec | None, str]:
+    def _lab_vocoder(self, vocoder: str | None, checkpoint: str | None,
+                     config: str | Sequence[str] | None, preset: str | None
+                     ) -> tuple[str | ModelSpec | None, str]:
         """The vocoder choice of the lab and how notes name it."""
         if not checkpoint:
             choice = self.catalog.resolve_vocoder(vocoder, allow_none=False)
             return choice, self._vocoder_label(choice)
         ckpt = Path(checkpoint)
         preset = (preset or "").strip().lower()
-        if config:
-            cfg = str(config)
-        elif preset in PRESETS:
-            cfg = preset
-        elif preset:
-            raise RequestError(f"preset must be one of {', '.join(PRESETS)}, got {preset!r}")
-        else:
-            raise RequestError(f"checkpoint ({ckpt.name}): upload its config.json too, or pick "
-                               f"a preset ({', '.join(PRESETS)})")
-        check_size(ckpt, f"checkpoint ({ckpt.name})", self.limits)
-        return self._upload_spec(ckpt, cfg), f"the uploaded checkpoint {ckpt.name}"
+        if preset and preset not in LAB_PRESETS:
+            raise RequestError(f"preset must be one of {', '.join(LAB_PRESETS)}, got {preset!r}")
+        if not config and not preset:
+            raise RequestError(f"checkpoint ({ckpt.name}): upload its config.json too (or its "
+                               "family's files: hyperparams.yaml; config.yml and stats.h5), or "
+                               f"pick a preset ({', '.join(PRESETS)})")
+        staged = stage_checkpoint(ckpt, config, self.temp_dir / "checkpoints", self.limits)
+        return (ModelSpec.make("mel_vocoder", staged, preset or None),
+                f"the uploaded checkpoint {ckpt.name}")
 
-    def _upload_spec(self, checkpoint: Path, config: str) -> ModelSpec:
-        """The spec of an uploaded checkpoint, the same for the same content (whatever the
-        upload's path), so the hub loads it once while it holds it."""
-        from .models import sha256_file
-
-        key = (sha256_file(checkpoint),
-               config if config in PRESETS else sha256_file(Path(config)))
-        with self._uploads_lock:
-            spec = self._uploads.get(key)
-            if spec is None or not self.hub.is_held(spec):
-                spec = self._uploads[key] = ModelSpec.make("mel_vocoder", checkpoint, config)
-                while len(self._uploads) > 64:
-                    self._uploads.pop(next(iter(self._uploads)))
-            return spec
-
-    def _load_lab_vocoder(self, choice: str | ModelSpec | None, checkpoint: str | None,
-                          config: str | None):
+    def _load_lab_vocoder(self, choice: str | ModelSpec | None,
+                          checkpoint: str | None) -> LoadedVocoder:
         try:
-            return self.synth.mel_vocoder(choice)
+            return self.synth.loaded_vocoder(choice)
         except (ValueError, ModelError) as exc:
-            if not checkpoint:
+            if not checkpoint or not isinstance(choice, ModelSpec):
                 raise
             ckpt = Path(checkpoint)
-            message = strip_path(str(exc), ckpt)
-            if config:
-                message = strip_path(message, Path(config))
+            staged = Path(choice.source)
+            message = strip_path(str(exc), staged).replace(f"{staged.parent}/", "")
             raise UploadError(f"checkpoint ({ckpt.name}): {message}") from None
 
     def _vocoder_label(self, choice: str | None) -> str:
@@ -414,7 +403,7 @@ class SynthService:
 
         before = self.cache.status(entry.name)
         path = self.cache.with_progress(report).download(entry.name)
-        size = format_size(path.stat().st_size)
+        size = format_size(self.cache.status(entry.name).bytes)  # every file of the model
         if before.present:
             note = f"**{entry.name}** was already in the cache ({size}), checked: {path}"
         else:
@@ -492,4 +481,4 @@ def _markdown(notes: Sequence[str]) -> str:
     return "\n".join(f"- {n}" for n in notes)
 
 
-__all__ = ["PRESETS", "RequestError", "ServiceConfig", "SynthService"]
+__all__ = ["LAB_PRESETS", "PRESETS", "RequestError", "ServiceConfig", "SynthService"]

@@ -10,8 +10,11 @@ without ffmpeg.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
+import shutil
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -20,12 +23,18 @@ import numpy as np
 import soundfile as sf
 
 from vocoder.audio import AudioError
+from vocoder.models import sha256_file
 from vocoder.config import SAMPLE_RATE_RANGE
 from vocoder.errors import InputError
 
 from .audio import load_input_audio
 
 SILENCE_DBFS = -60.0  # a clip whose peak is below this is treated as silence
+#: Files that may come with an uploaded checkpoint: its family's config, hyperparameter and
+#: statistics files (config.json, hyperparams.yaml, config.yml, stats.h5 / stats.npy).
+CONFIG_SUFFIXES = (".json", ".yaml", ".yml", ".h5", ".npy")
+MAX_CONFIG_FILES = 4
+STAGED_KEPT = 16  # uploaded checkpoint folders kept at once
 MIN_RATE, MAX_RATE = SAMPLE_RATE_RANGE  # sample rates a speech recording can have
 
 
@@ -185,11 +194,78 @@ def read_mel_upload(path: str | os.PathLike, limits: Limits) -> tuple[Path, np.n
     return path, array
 
 
+def stage_checkpoint(checkpoint: str | os.PathLike,
+                     configs: Sequence[str | os.PathLike] | str | os.PathLike | None,
+                     folder: str | os.PathLike, limits: Limits) -> Path:
+    """Put an uploaded checkpoint and the files that come with it side by side, as its
+    toolkit publishes them, so its family and mel are found from them; returns the
+    checkpoint's path there.
+
+    Each upload is checked for size; the other files must be config, hyperparameter or
+    statistics files (:data:`CONFIG_SUFFIXES`, at most :data:`MAX_CONFIG_FILES`) and keep
+    their names, except that a single ``.json`` file is the ``config.json`` beside the
+    checkpoint. The set goes to ``folder/<digest of its names and contents>/``, so the same
+    upload is the same path (a model hub loads it once); the :data:`STAGED_KEPT` most recent
+    sets are kept.
+
+    Raises:
+        UploadError: a file too big, empty, of another kind, or two files with one name.
+    """
+    ckpt = Path(checkpoint)
+    check_size(ckpt, f"checkpoint ({ckpt.name})", limits)
+    others = [] if configs is None or configs == "" else (
+        [Path(configs)] if isinstance(configs, (str, os.PathLike)) else [Path(c) for c in configs])
+    if len(others) > MAX_CONFIG_FILES:
+        raise UploadError(f"{len(others)} config files; a checkpoint comes with at most "
+                          f"{MAX_CONFIG_FILES}")
+    names = []
+    for path in others:
+        check_size(path, f"config ({path.name})", limits)
+        if path.suffix.lower() not in CONFIG_SUFFIXES or path.name.startswith("."):
+            raise UploadError(f"config ({path.name}): expected a config, hyperparameter or "
+                              f"statistics file ({', '.join(CONFIG_SUFFIXES)})")
+        names.append(path.name)
+    json_files = [i for i, n in enumerate(names) if n.lower().endswith(".json")]
+    if len(json_files) == 1:
+        names[json_files[0]] = "config.json"
+    main = ckpt.name if not ckpt.name.startswith(".") else "checkpoint" + ckpt.suffix
+    if len(set(names + [main])) != len(names) + 1:
+        raise UploadError(f"two uploaded files are called the same: {', '.join([main] + names)}")
+    digest = hashlib.sha256()
+    for name, path in sorted(zip(names, others)) + [("", ckpt)]:
+        digest.update(name.encode() + b"\0" + sha256_file(path).encode())
+    root = Path(folder)
+    target = root / digest.hexdigest()[:32]
+    if not target.is_dir():
+        tmp = root / f".{target.name}.{uuid.uuid4().hex}"
+        tmp.mkdir(parents=True)
+        for name, path in [(main, ckpt), *zip(names, others)]:
+            shutil.copyfile(path, tmp / name)
+        try:
+            os.rename(tmp, target)
+        except OSError:  # another request staged the same set meanwhile
+            shutil.rmtree(tmp, ignore_errors=True)
+        _forget_old(root, keep=target)
+    os.utime(target)
+    found = [p for p in target.iterdir() if p.name not in names]
+    return found[0] if len(found) == 1 else target / main
+
+
+def _forget_old(root: Path, keep: Path) -> None:
+    """Delete all but the :data:`STAGED_KEPT` most recently used staged folders."""
+    staged = sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")),
+                    key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in staged[STAGED_KEPT:]:
+        if old != keep:
+            shutil.rmtree(old, ignore_errors=True)
+
+
 def strip_path(message: str, path: str | os.PathLike) -> str:
     """``message`` with the server-side folder of ``path`` removed."""
     path = Path(path)
     return message.replace(f"{path}: ", "").replace(str(path), path.name)
 
 
-__all__ = ["Clip", "Limits", "MAX_RATE", "MIN_RATE", "SILENCE_DBFS", "UploadError",
-           "check_size", "read_clip", "read_clips", "read_mel_upload", "strip_path"]
+__all__ = ["CONFIG_SUFFIXES", "Clip", "Limits", "MAX_RATE", "MIN_RATE", "SILENCE_DBFS",
+           "UploadError", "check_size", "read_clip", "read_clips", "read_mel_upload",
+           "stage_checkpoint", "strip_path"]

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from tests.modelserver import model_server  # noqa: F401 - the fixture, for every test folder
 from vocoder.config import AudioConfig, GeneratorConfig, HiFiGANConfig, TrainConfig
 
 REPO = Path(__file__).resolve().parents[1]

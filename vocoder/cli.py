@@ -39,10 +39,14 @@ class UsageError(InputError):
 def error_line(exc: HifisynthError, args: argparse.Namespace | None = None) -> str:
     """``vocoder: error: <message>`` on one line, plus a hint naming the option to change
     when the error is about a setting (its ``key``) that this subcommand has an option for."""
+    from .models.errors import ModelUnavailableError
+
     line = f"vocoder: error: {one_line(exc)}"
     key = getattr(exc, "key", None)
     if key and args is not None and key in vars(args):
         line += f" ({HINTS.get(key, 'see --' + key.replace('_', '-'))})"
+    if isinstance(exc, ModelUnavailableError) and exc.offline:
+        line += " (HIFISYNTH_OFFLINE=1 forbids downloading: unset it to download the model)"
     return line
 
 
@@ -71,19 +75,20 @@ def _note(message: str) -> None:
     tqdm.write(message, file=sys.stderr)
 
 
-def _read_wav_for(path: Path, audio: AudioConfig) -> np.ndarray:
+def _read_wav_for(path: Path, audio: AudioConfig, min_samples: int | None = None) -> np.ndarray:
     """Mono float audio at the config's rate (resampled, with a note), long enough for the mel
-    frontend (one hop, and more than its reflect padding)."""
+    frontend (``min_samples``; default one hop, and more than HiFi-GAN's reflect padding)."""
     wav, sr = load_audio(path)
     if sr != audio.sampling_rate:
         _note(f"{path.name}: resampling from {sr} Hz to the config's {audio.sampling_rate} Hz")
         from .audio import resample
 
         wav = resample(wav, sr, audio.sampling_rate)
-    if len(wav) < audio.min_samples:
+    need = audio.min_samples if min_samples is None else min_samples
+    if len(wav) < need:
         raise UsageError(f"{path}: audio of {len(wav)} samples is too short: the mel frontend "
-                         f"needs at least {audio.min_samples} (one hop of {audio.hop_size} "
-                         "samples, and more than (n_fft - hop_size) / 2)")
+                         f"needs at least {need} (at least one hop of {audio.hop_size} samples, "
+                         "and more than its reflect padding)")
     return wav
 
 
@@ -102,10 +107,10 @@ def _add_mel(sub: argparse._SubParsersAction) -> None:
                    help="published config.json, a preset (v1, v2, v3, knnvc) or a family's mel "
                         "preset (" + ", ".join(_mel_presets()) + "); with --checkpoint: the "
                         "vocoder's own config file")
-    p.add_argument("--checkpoint", metavar="CKPT",
+    p.add_argument("--checkpoint", metavar="NAME|CKPT",
                    help="compute the mel this vocoder expects (its family's mel, e.g. "
-                        "SpeechBrain's or ESPnet's), from the config files beside it")
-    _add_family(p)
+                        "SpeechBrain's or ESPnet's): " + CHECKPOINT_HELP)
+    add_family_option(p)
     p.add_argument("--input-wavs", required=True, metavar="DIR", help="directory of audio files")
     p.add_argument("--output-dir", required=True, metavar="OUT", help="where to write .npy files")
     p.set_defaults(run=_run_mel)
@@ -117,11 +122,32 @@ def _mel_presets() -> list[str]:
     return list(MEL_PRESETS)
 
 
-def _add_family(p: argparse.ArgumentParser) -> None:
+def add_family_option(p: argparse.ArgumentParser) -> None:
+    """``--family``, for the subcommands that load a checkpoint."""
     from .checkpoint import family_names
 
     p.add_argument("--family", choices=family_names(), type=str.lower,
-                   help="the checkpoint's family; default: detected from the files beside it")
+                   help="the checkpoint's family; default: the registry's, or detected from the "
+                        "files beside it")
+
+
+#: How every subcommand that loads a vocoder describes what it takes.
+CHECKPOINT_HELP = ("a registry name (see `synth models list`; downloaded into the model cache "
+                   "on first use) or a generator file: published g_XXXXXXXX, torchaudio or "
+                   "kNN-VC file, or another toolkit's (SpeechBrain generator.ckpt, ESPnet "
+                   "checkpoint-*.pkl, Coqui model_file.pth, BigVGAN bigvgan_generator.pt, a "
+                   "TorchScript export) with its config files beside it")
+
+
+def load_checkpoint(args: argparse.Namespace, device: str = "cpu", dtype: str = "float32"):
+    """The vocoder ``--checkpoint`` (or ``source``) names, with its family's mel: a registry
+    name (fetched into the cache ``HIFISYNTH_HOME`` names, unless ``HIFISYNTH_OFFLINE``) or a
+    file; ``--family`` and ``--config`` override the registry's."""
+    from .models import ModelCache, load_named_vocoder
+
+    name = getattr(args, "checkpoint", None) or args.source
+    return load_named_vocoder(ModelCache.from_env(), name, args.family, args.config,
+                              device=device, dtype=dtype)
 
 
 def _frontend(args: argparse.Namespace):
@@ -130,9 +156,7 @@ def _frontend(args: argparse.Namespace):
     from .mel import MEL_PRESETS, HiFiGANMel, mel_preset
 
     if args.checkpoint:
-        from .checkpoint import load_vocoder
-
-        loaded = load_vocoder(args.checkpoint, args.family, args.config)
+        loaded = load_checkpoint(args)
         if loaded.frontend is None:
             raise UsageError(f"{args.checkpoint}: a feature-input vocoder takes features, not "
                              "mels")
@@ -157,7 +181,7 @@ def _run_mel(args: argparse.Namespace) -> int:
     out_dir = Path(args.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     for path in _progress(files, "mel"):
-        wav = _read_wav_for(path, audio)
+        wav = _read_wav_for(path, audio, mel_fn.min_samples)
         with torch.inference_mode():
             mel = mel_fn(torch.from_numpy(wav)).numpy().astype(np.float32)
         with atomic_path(out_dir / f"{path.stem}.npy") as tmp:
@@ -176,16 +200,14 @@ def _add_infer(sub: argparse._SubParsersAction) -> None:
                     "(1, num_mels, frames); (input_dim, frames) for a feature vocoder), or "
                     "resynthesise every audio file in --input-wavs through the mel frontend, "
                     "writing <stem>.wav (16-bit PCM at the config's sample rate) to --output-dir.")
-    p.add_argument("--checkpoint", required=True, metavar="CKPT",
-                   help="generator checkpoint: published g_XXXXXXXX, torchaudio or kNN-VC file, "
-                        "or another toolkit's (SpeechBrain generator.ckpt, ESPnet "
-                        "checkpoint-*.pkl, Coqui model_file.pth, BigVGAN "
-                        "bigvgan_generator.pt, a TorchScript export); --input-wavs then uses "
-                        "that family's mel")
+    p.add_argument("--checkpoint", required=True, metavar="NAME|CKPT",
+                   help="the vocoder: " + CHECKPOINT_HELP + "; --input-wavs then uses that "
+                        "family's mel, and --input-mels are taken as that mel (see README: "
+                        "which mel each family expects)")
     p.add_argument("--config", help="config.json or preset (v1, v2, v3, knnvc), or the family's "
-                                    "config file or mel preset; default: the config file "
-                                    "beside the checkpoint")
-    _add_family(p)
+                                    "config file or mel preset; default: the registry's, or "
+                                    "the config file beside the checkpoint")
+    add_family_option(p)
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--input-mels", metavar="DIR", help="directory of .npy arrays")
     src.add_argument("--input-wavs", metavar="DIR", help="directory of audio files (copy synthesis)")
@@ -200,11 +222,9 @@ def _add_infer(sub: argparse._SubParsersAction) -> None:
 def _run_infer(args: argparse.Namespace) -> int:
     import torch
 
-    from .checkpoint import load_vocoder
     from .frames import load_npy
 
-    loaded = load_vocoder(args.checkpoint, args.family, args.config, device=args.device,
-                          dtype=args.dtype)
+    loaded = load_checkpoint(args, device=args.device, dtype=args.dtype)
     voc, audio = loaded.vocoder, loaded.audio
     if args.input_wavs and loaded.frontend is None:
         raise UsageError(f"{args.checkpoint}: a feature-input vocoder cannot resynthesise audio "
@@ -223,7 +243,7 @@ def _run_infer(args: argparse.Namespace) -> int:
         if mel_fn is None:
             frames = voc.check_frames(load_npy(path), str(path))
         else:
-            wav = _read_wav_for(path, audio)
+            wav = _read_wav_for(path, audio, mel_fn.min_samples)
             with torch.inference_mode():
                 frames = mel_fn(torch.from_numpy(wav).to(voc.device)).unsqueeze(0)
         wav_out = voc(frames)[0].cpu().numpy()
@@ -249,18 +269,18 @@ def _add_convert(sub: argparse._SubParsersAction) -> None:
                     "infer` gives the same audio from it and `vocoder train --init-from "
                     "OUT/g_00000000` fine-tunes it. BigVGAN and TorchScript exports are not "
                     "HiFi-GAN-shaped and cannot be converted.")
-    p.add_argument("source", metavar="SRC", help="the vocoder file (config files beside it)")
+    p.add_argument("source", metavar="SRC", help="the vocoder: " + CHECKPOINT_HELP)
     p.add_argument("-o", "--output-dir", required=True, metavar="DIR")
     p.add_argument("--config", help="the family's config file or mel preset; default: the "
-                                    "config file beside SRC")
-    _add_family(p)
+                                    "registry's, or the config file beside SRC")
+    add_family_option(p)
     p.set_defaults(run=_run_convert)
 
 
 def _run_convert(args: argparse.Namespace) -> int:
-    from .checkpoint import load_vocoder, save_converted
+    from .checkpoint import save_converted
 
-    loaded = load_vocoder(args.source, args.family, args.config)
+    loaded = load_checkpoint(args)
     path = save_converted(loaded, args.output_dir)
     print(f"wrote {path} and {path.parent / 'config.json'} ({loaded.family} vocoder, "
           f"{loaded.audio.sampling_rate} Hz, {loaded.vocoder.upsample_factor} samples per frame)")

@@ -162,10 +162,11 @@ def format_table(rows: Sequence[FileScores], mean: dict[str, float | None]) -> s
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The ``vocoder eval`` options."""
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--checkpoint", metavar="CKPT",
-                     help="vocoder to resynthesise --input-wavs with (any family: the "
-                          "published layouts, SpeechBrain, ESPnet, Coqui TTS, BigVGAN, "
-                          "TorchScript), through its family's mel")
+    from .cli import CHECKPOINT_HELP, add_family_option
+
+    src.add_argument("--checkpoint", metavar="NAME|CKPT",
+                     help="vocoder to resynthesise --input-wavs with, through its family's "
+                          "mel: " + CHECKPOINT_HELP)
     src.add_argument("--compare-wavs", metavar="DIR",
                      help="instead of resynthesising, score the same-named files of DIR (e.g. "
                           "another vocoder's output) against --input-wavs")
@@ -175,10 +176,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--save-wavs", metavar="DIR", help="also write the resynthesised audio here")
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:N")
-    from .checkpoint import family_names
-
-    p.add_argument("--family", choices=family_names(), type=str.lower,
-                   help="the checkpoint's family; default: detected from the files beside it")
+    add_family_option(p)
 
 
 def _find_match(directory: Path, stem: str) -> Path | None:
@@ -212,9 +210,9 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"{in_dir}: no audio files found in the input directory")
     rows: list[FileScores] = []
     if args.checkpoint:
-        from .checkpoint import load_vocoder
+        from .cli import load_checkpoint
 
-        loaded = load_vocoder(args.checkpoint, args.family, args.config, device=args.device)
+        loaded = load_checkpoint(args, device=args.device)
         voc, mel = loaded.vocoder, loaded.frontend
         if mel is None:
             raise ConfigError(f"{args.checkpoint}: a feature-input vocoder cannot resynthesise "

@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Protocol, runtime_checkable
 
+import math
+
 import librosa
 import torch
 from torch import Tensor, nn
@@ -97,10 +99,16 @@ class MelFrontend(Protocol):
     Attributes:
         name: the family whose mel this is (``hifigan``, ``speechbrain``, ``espnet``, ``coqui``).
         audio: sample rate and STFT/mel settings (``hop_size`` samples per frame).
+        silence: the value every band takes for digital silence (its floor, in the mel's own
+            units): what padding frames must hold so that the vocoder hears silence (a zero
+            is a loud frame in a log-mel).
+        min_samples: the shortest waveform it takes.
     """
 
     name: str
     audio: AudioConfig
+    silence: float
+    min_samples: int
 
     def __call__(self, wav: Tensor) -> Tensor:
         """``(batch, samples)`` or ``(samples,)`` -> ``(batch, num_mels, frames)`` or
@@ -155,6 +163,16 @@ class CenteredLogMel(nn.Module):
 
     def num_frames(self, samples: int) -> int:
         return 1 + samples // self.audio.hop_size
+
+    @property
+    def silence(self) -> float:
+        """``log(floor)`` in the frontend's base."""
+        return math.log(self.floor) if self.log_base == "e" else math.log10(self.floor)
+
+    @property
+    def min_samples(self) -> int:
+        """More than the ``n_fft // 2`` samples of reflect padding."""
+        return self.audio.n_fft // 2 + 1
 
     def magnitude(self, wav: Tensor) -> Tensor:
         """``(batch, samples)`` float32 -> ``|STFT|`` ``(batch, n_fft // 2 + 1, frames)``."""
@@ -216,13 +234,28 @@ class CoquiMel(nn.Module):
     def num_frames(self, samples: int) -> int:
         return 1 + samples // self.audio.hop_size
 
+    @property
+    def min_samples(self) -> int:
+        return self.stft.min_samples
+
+    @property
+    def silence(self) -> float:
+        """The normalised value of the ``1e-8`` floor (``-max_norm`` with the published
+        settings, whose floor of -160 dB is clipped)."""
+        return float(self._normalize(torch.zeros(1, 1))[0, 0])
+
     def forward(self, wav: Tensor) -> Tensor:
         """``(batch, samples)`` or ``(samples,)`` -> ``(batch, num_mels, 1 + samples // hop)``."""
         wav, squeeze = _batched(wav, self.audio.n_fft // 2)
         n = self.norm
         if n.preemphasis:
             wav = torch.cat([wav[:, :1], wav[:, 1:] - n.preemphasis * wav[:, :-1]], dim=1)
-        mel = torch.matmul(self.stft.mel_basis, self.stft.magnitude(wav))
+        mel = self._normalize(torch.matmul(self.stft.mel_basis, self.stft.magnitude(wav)))
+        return mel.squeeze(0) if squeeze else mel
+
+    def _normalize(self, mel: Tensor) -> Tensor:
+        """Mel magnitudes -> the normalised dB values (:class:`DbNormalization`)."""
+        n = self.norm
         if n.do_amp_to_db_mel:
             mel = torch.clamp(mel, min=1e-8)
             mel = n.spec_gain * (torch.log10(mel) if n.log_base == "10" else torch.log(mel))
@@ -236,7 +269,7 @@ class CoquiMel(nn.Module):
                 mel = n.max_norm * mel
                 if n.clip_norm:
                     mel = mel.clamp(0, n.max_norm)
-        return mel.squeeze(0) if squeeze else mel
+        return mel
 
 
 class HiFiGANMel(MelSpectrogram):
@@ -244,6 +277,7 @@ class HiFiGANMel(MelSpectrogram):
     weights, kNN-VC, BigVGAN): ``n`` samples give ``n // hop_size`` frames."""
 
     name = "hifigan"
+    silence = math.log(1e-5)  # its clamp: silent bands (and the 1e-9 magnitude floor) sit there
 
     def __init__(self, audio: AudioConfig) -> None:
         super().__init__(audio)
@@ -251,6 +285,10 @@ class HiFiGANMel(MelSpectrogram):
 
     def num_frames(self, samples: int) -> int:
         return samples // self.audio.hop_size
+
+    @property
+    def min_samples(self) -> int:
+        return self.audio.min_samples
 
 
 def _speechbrain(sample_rate: int) -> CenteredLogMel:

@@ -10,9 +10,10 @@ import os
 from pathlib import Path
 
 VOCODER_HELP = (
-    "mel vocoder: a registry name (default %(default)s; see 'synth models list'), a checkpoint "
-    "path (config.json beside it, or --vocoder-config), 'griffinlim' (no weights needed, low "
-    "quality) or 'none' (text to speech only: the espeak-ng base voice as it is)")
+    "mel vocoder: a registry name (default %(default)s; see 'synth models list': other "
+    "toolkits' vocoders too), a checkpoint path of any family (its config files beside it, or "
+    "--vocoder-config), 'griffinlim' (no weights needed, low quality) or 'none' (text to speech "
+    "only: the espeak-ng base voice as it is); audio and text go through the mel it expects")
 
 
 def add_vocoder_options(parser: argparse.ArgumentParser, *, mel: bool = True,
@@ -26,9 +27,10 @@ def add_vocoder_options(parser: argparse.ArgumentParser, *, mel: bool = True,
         group.add_argument("--vocoder", default=DEFAULT_MEL_VOCODER, metavar="NAME|PATH",
                            help=VOCODER_HELP)
         group.add_argument("--vocoder-config", metavar="CONFIG",
-                           help="config.json (or preset v1/v2/v3) for a --vocoder checkpoint path; "
-                                "for griffinlim, the mel settings to invert (default: the "
-                                "published 22.05 kHz ones)")
+                           help="config.json (or preset v1/v2/v3, or the family's config file or "
+                                "mel preset) for a --vocoder checkpoint path; for griffinlim, "
+                                "the mel settings to invert (default: the published 22.05 kHz "
+                                "ones)")
     if vc:
         group.add_argument("--vc-vocoder", default=DEFAULT_VC_VOCODER, metavar="NAME|PATH",
                            help="feature vocoder for voice conversion (default %(default)s)")

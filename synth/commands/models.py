@@ -25,8 +25,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     actions.required = True
 
     p = actions.add_parser("list", help="the registry's models and their cache state",
-                           description="List the registry's models: name, kind, size (~: "
-                                       "approximate, before a download), cache state "
+                           description="List the registry's models: name, kind (with the "
+                                       "vocoder family of other toolkits' models), size (~: "
+                                       "approximate, before a download; the files' total, "
+                                       "unpacked for an archive, once here), cache state "
                                        "(verified, cached, partial, missing) and licence.")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object per model instead of a table")
@@ -69,12 +71,15 @@ def _list(args: argparse.Namespace) -> int:
         status = cache.status(entry.name)
         size = status.bytes if status.state in ("verified", "cached") else entry.size
         rows.append({
-            "name": entry.name, "kind": entry.kind, "size": size, "state": status.state,
-            "approx_size": entry.approx_size,
+            "name": entry.name, "kind": entry.kind, "family": entry.family, "size": size,
+            "state": status.state, "approx_size": entry.approx_size,
             "partial_bytes": status.bytes if status.state == "partial" else None,
             "path": str(status.path), "sha256": entry.sha256 or status.sha256,
             "licence": entry.licence, "description": entry.description,
             "urls": list(entry.urls),
+            "files": [{"filename": f.filename, "urls": list(f.urls), "sha256": f.sha256,
+                       "size": f.size, "approx_size": f.approx_size, "unpack": f.unpack}
+                      for f in entry.files],
         })
     if args.json:
         for row in rows:
@@ -82,7 +87,7 @@ def _list(args: argparse.Namespace) -> int:
         return 0
     header = ("NAME", "KIND", "SIZE", "STATE", "LICENCE")
     table = [header] + [
-        (r["name"], r["kind"].replace("_", " "),
+        (r["name"], cache.registry.get(r["name"]).kind_text,
          format_size(r["size"]) if r["size"] is not None else cache.registry.get(r["name"]).size_text,
          r["state"] if r["state"] != "partial" else f"partial ({format_size(r['partial_bytes'])})",
          r["licence"]) for r in rows]

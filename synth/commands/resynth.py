@@ -7,7 +7,8 @@ import argparse
 from synth.commands.common import add_vocoder_options, check_output, make_synthesizer, report
 
 DESCRIPTION = """\
-Copy synthesis: compute the HiFi-GAN log-mel of a recording (resampled to the vocoder's rate,
+Copy synthesis: compute the log-mel the vocoder expects of a recording (HiFi-GAN's, or its
+toolkit's for SpeechBrain, ESPnet, Coqui and BigVGAN vocoders; resampled to the vocoder's rate,
 stereo averaged) and turn it back into audio with the vocoder; how close the result is to the
 input shows what the vocoder can do. Exit codes: 0 done, 1 a model could not be fetched,
 2 bad input.

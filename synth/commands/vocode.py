@@ -8,8 +8,10 @@ from synth.commands.common import add_vocoder_options, check_output, make_synthe
 
 DESCRIPTION = """\
 Vocode a log-mel spectrogram saved as .npy, shape (num_mels, frames) or (1, num_mels, frames),
-made with the vocoder's mel settings (for the default vocoder: 22.05 kHz, n_fft 1024, hop 256,
-80 Slaney mels 0-8000 Hz, natural log with floor 1e-5, as HiFi-GAN and Tacotron 2 use).
+in the mel the vocoder takes (for the default vocoder: 22.05 kHz, n_fft 1024, hop 256, 80
+Slaney mels 0-8000 Hz, natural log with floor 1e-5, as HiFi-GAN and Tacotron 2 use; for
+another toolkit's vocoder its toolkit's mel: SpeechBrain's natural log, ESPnet's raw log10 mel
+before its statistics normalisation, Coqui's normalised dB mel).
 Exit codes: 0 done, 1 a model could not be fetched, 2 bad input.
 """
 

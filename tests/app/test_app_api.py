@@ -326,7 +326,7 @@ def test_vocoder_other_vocoders(client, clips, app_models) -> None:
     ckpt, config = app_models.vocoder, app_models.vocoder.parent / "config.json"
     for _ in range(2):
         resynth, notes = predict(client, f(clips["ref"]), None, "default", f(ckpt),
-                                 f(config), "", api_name="/vocoder")
+                                 [f(config)], "", api_name="/vocoder")
         assert read(resynth)[1] == SR and "by the uploaded checkpoint g_00000001" in notes
 
 
@@ -377,8 +377,8 @@ def test_vocoder_bad_input(client, clips, tmp_path, app_models) -> None:
     assert "unknown vocoder '/etc/hostname'" in lab_error(f(clips["ref"]), None, "/etc/hostname",
                                                           None, None, "")
     ckpt = app_models.vocoder
-    assert "checkpoint (g_00000001): upload its config.json too, or pick a preset" in lab_error(
-        f(clips["ref"]), None, "default", f(ckpt), None, "")
+    assert "checkpoint (g_00000001): upload its config.json too (or its family's files" in \
+        lab_error(f(clips["ref"]), None, "default", f(ckpt), None, "")
     message = lab_error(f(clips["ref"]), None, "default", f(ckpt), None, "v3")
     assert message.startswith("checkpoint (g_00000001): ") and "parameter" in message
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint at all")

@@ -14,8 +14,10 @@ import torch
 from synth.hub import ModelHub, ModelSpec, component_bytes
 from synth.models import ModelCache, ModelKindError, ModelRegistry, ModelUnavailableError
 from tests.synth.pipeline_models import registry_file, save_tiny_mel_vocoder
+from vocoder.families import LoadedVocoder
 from vocoder.griffinlim import GriffinLimVocoder
 from vocoder.inference import Vocoder
+from vocoder.mel import HiFiGANMel
 
 
 def files_only() -> ModelCache:
@@ -143,12 +145,19 @@ def test_vocoders_by_name_and_path_load_once(tmp_path) -> None:
          "config": str(path.parent / "config.json")}]))
     hub = ModelHub(ModelCache(registry, tmp_path / "home", progress=False), device="cpu")
     by_name = hub.load(ModelSpec("mel_vocoder", "tiny"))
-    assert isinstance(by_name, Vocoder) and hub.load(ModelSpec("mel_vocoder", "tiny")) is by_name
+    assert isinstance(by_name, LoadedVocoder) and isinstance(by_name.vocoder, Vocoder)
+    assert hub.load(ModelSpec("mel_vocoder", "tiny")) is by_name
+    assert isinstance(by_name.frontend, HiFiGANMel) and by_name.family == "hifigan"
+    assert by_name.generator_state is None  # the hub keeps no second copy of the weights
+    assert component_bytes(by_name) == component_bytes(by_name.vocoder.generator) + \
+        component_bytes(by_name.frontend)
     by_path = hub.load(ModelSpec.make("mel_vocoder", path))
-    assert by_path is not by_name and by_path.sample_rate == by_name.sample_rate == 16000
+    assert by_path is not by_name
+    assert by_path.vocoder.sample_rate == by_name.vocoder.sample_rate == 16000
     assert ModelSpec.make("mel_vocoder", path).label == "g_00000001"
     gl = hub.load(ModelSpec.make("mel_vocoder", "griffinlim", n_iter=3))
-    assert isinstance(gl, GriffinLimVocoder) and gl.n_iter == 3
+    assert isinstance(gl.vocoder, GriffinLimVocoder) and gl.vocoder.n_iter == 3
+    assert isinstance(gl.frontend, HiFiGANMel) and gl.silence == pytest.approx(-11.5129, abs=1e-4)
     assert hub.load(ModelSpec.make("mel_vocoder", "griffinlim", n_iter=4)) is not gl
     voice = hub.load(ModelSpec.make("base_voice", "en-us", rate=200))
     assert voice.rate == 200 and voice.sample_rate == 22050
@@ -187,4 +196,4 @@ def test_every_missing_model_is_named_at_once_and_kinds_are_checked_first(tmp_pa
         hub.load(ModelSpec("mel_vocoder", "mv"))
     cache.download("mv")
     assert hub.missing([ModelSpec("mel_vocoder", "mv")]) == []
-    assert isinstance(hub.load(ModelSpec("mel_vocoder", "mv")), Vocoder)
+    assert isinstance(hub.load(ModelSpec("mel_vocoder", "mv")).vocoder, Vocoder)

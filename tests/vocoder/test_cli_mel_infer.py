@@ -137,7 +137,7 @@ def test_infer_bad_mels_exit_2_naming_the_file(run_dir, tmp_path, case, needle):
 
 
 @pytest.mark.parametrize("case, needle", [
-    ("missing_ckpt", "checkpoint file not found"),
+    ("missing_ckpt", "g_99999999: model file not found"),
     ("corrupt_ckpt", "not a PyTorch checkpoint, or the file is corrupt"),
     ("empty_dir", "no audio files found"),
     ("bad_audio", "cannot read audio"),

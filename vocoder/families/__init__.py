@@ -15,6 +15,12 @@ family            files                                       mel
 ``hifigan``       ``g_*`` / torchaudio / kNN-VC + config.json  HiFi-GAN's
 ================  ==========================================  ==============================
 
+A family's vocoder takes that mel as its frames, whoever made it (its own frontend, or a TTS
+system of the same toolkit writing ``.npy`` files): ESPnet's takes the raw log10 mel and
+normalises it with its statistics itself. :attr:`LoadedVocoder.silence` is the value that mel
+takes for digital silence (``log(1e-5)`` for the natural-log mels, ``-10`` for ESPnet's,
+``-max_norm`` for Coqui's published normalisation): what padding frames hold.
+
 Each module has ``NAME``, ``detect(path) -> bool`` (from the file and its neighbours, without
 loading it) and ``load(path, config, *, device, dtype) -> LoadedVocoder``. The entry points
 are :func:`vocoder.checkpoint.detect_family` and :func:`vocoder.checkpoint.load_vocoder`.

@@ -19,8 +19,8 @@ class LoadedVocoder:
         vocoder: frames ``(batch, input_channels, T)`` -> waveform ``(batch, T * hop)``.
         frontend: waveform -> the frames ``vocoder`` expects (a
             :class:`vocoder.mel.MelFrontend`); ``None`` for feature-input (kNN-VC) vocoders.
-        family: ``hifigan``, ``speechbrain``, ``espnet``, ``coqui``, ``bigvgan`` or
-            ``torchscript``.
+        family: ``hifigan``, ``speechbrain``, ``espnet``, ``coqui``, ``bigvgan``,
+            ``torchscript`` (or ``griffinlim`` for the Griffin-Lim inversion of HiFi-GAN's mel).
         source: the files it came from, for messages.
         hifigan: for HiFi-GAN-shaped families, the generator and the family's settings as a
             jik876 ``config.json`` (what ``vocoder convert`` writes); else ``None``.
@@ -39,6 +39,13 @@ class LoadedVocoder:
     def audio(self) -> AudioConfig:
         """Sample rate and mel settings."""
         return self.vocoder.audio
+
+    @property
+    def silence(self) -> float | None:
+        """What a frame of silence holds in the mel this vocoder takes (its frontend's
+        :attr:`~vocoder.mel.MelFrontend.silence`; ``None`` for feature-input vocoders): the
+        value to pad batches of different lengths with."""
+        return None if self.frontend is None else float(self.frontend.silence)
 
 
 __all__ = ["LoadedVocoder"]

@@ -65,6 +65,22 @@ def assert_wav_close(ours: np.ndarray, ref: np.ndarray) -> None:
     np.testing.assert_allclose(ours, ref, atol=1e-4, rtol=0)
 
 
+def _check_loaded(loaded, family: str, ref: dict[str, np.ndarray], mel_floor: float | None,
+                  trim_frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """The loaded vocoder's family, its mel of the reference audio and its waveform of the
+    reference mel, checked against the reference; returns both."""
+    import torch
+
+    assert loaded.family == family
+    with torch.inference_mode():
+        mel = loaded.frontend(torch.from_numpy(ref["audio"])).numpy()
+    assert_mel_close(mel, ref["mel"], mel_floor)
+    wav = loaded.vocoder(torch.from_numpy(ref["mel"]).unsqueeze(0))[0].numpy()
+    cut = trim_frames * loaded.vocoder.upsample_factor
+    assert_wav_close(wav, ref["wav"][cut: len(ref["wav"]) - cut])
+    return mel, wav
+
+
 def check_against_reference(path: Path, family: str, ref: dict[str, np.ndarray],
                             mel_floor: float | None, trim_frames: int = 0):
     """Load ``path`` (family detected from its files), check its mel and waveform against the
@@ -77,14 +93,8 @@ def check_against_reference(path: Path, family: str, ref: dict[str, np.ndarray],
 
     assert detect_family(path) == family
     loaded = load_vocoder(path)
-    assert loaded.family == family
-    with torch.inference_mode():
-        mel = loaded.frontend(torch.from_numpy(ref["audio"])).numpy()
-    assert_mel_close(mel, ref["mel"], mel_floor)
+    mel, wav = _check_loaded(loaded, family, ref, mel_floor, trim_frames)
     frames = torch.from_numpy(ref["mel"]).unsqueeze(0)
-    wav = loaded.vocoder(frames)[0].numpy()
-    cut = trim_frames * loaded.vocoder.upsample_factor
-    assert_wav_close(wav, ref["wav"][cut: len(ref["wav"]) - cut])
     if loaded.hifigan is not None:
         converted = save_converted(loaded, path.parent / "converted")
         again = load_vocoder(converted)
@@ -93,4 +103,55 @@ def check_against_reference(path: Path, family: str, ref: dict[str, np.ndarray],
         with torch.inference_mode():
             np.testing.assert_allclose(again.frontend(torch.from_numpy(ref["audio"])).numpy(),
                                        mel, atol=1e-5, rtol=0)
+    return loaded
+
+
+def publish(server, folder: Path, names: list[str], archive: str | None = None) -> list[dict]:
+    """Registry ``files`` serving the toolkit's files in ``folder`` from ``server`` as the
+    toolkit publishes them: each file on its own, or all of them in one archive (``"tar.gz"``
+    or ``"zip"``) under a top folder, as ParallelWaveGAN's and Coqui's releases are packed."""
+    import io
+    import tarfile
+    import zipfile
+
+    if archive is None:
+        for name in names:
+            server.files[f"/{folder.name}/{name}"] = (folder / name).read_bytes()
+        return [{"filename": n, "urls": [server.url(f"{folder.name}/{n}")]} for n in names]
+    buffer = io.BytesIO()
+    if archive == "zip":
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+            for name in names:
+                zf.write(folder / name, f"release/{name}")
+    else:
+        with tarfile.open(fileobj=buffer, mode="w:gz") as tf:
+            for name in names:
+                tf.add(folder / name, f"release/{name}")
+    filename = f"{folder.name}.{archive}"
+    server.files[f"/{filename}"] = buffer.getvalue()
+    return [{"filename": filename, "urls": [server.url(filename)], "unpack": True}]
+
+
+def check_download_by_name(server, workdir: Path, family: str, names: list[str],
+                           ref: dict[str, np.ndarray], mel_floor: float | None, *,
+                           main: str, archive: str | None = None, mel_preset: str | None = None,
+                           trim_frames: int = 0):
+    """The files the toolkit wrote, served over HTTP in its published packaging and listed in
+    a registry by name: downloaded (an archive unpacked) into a cache, loaded by name with the
+    registry's family and mel, they give the reference's mel and waveform. Returns the
+    loaded vocoder."""
+    from vocoder.models import ModelCache, ModelRegistry, load_named_vocoder
+
+    entry = {"name": f"tiny-{family}", "kind": "mel_vocoder", "family": family,
+             "files": publish(server, workdir, names, archive), "main": main,
+             "mel_preset": mel_preset, "licence": "test", "source": "test"}
+    (workdir / "registry").mkdir()
+    registry = workdir / "registry" / "models.json"
+    registry.write_text(json.dumps({"format": 2, "models": [entry]}))
+    cache = ModelCache(ModelRegistry.load(registry), workdir / "home", progress=False)
+    assert cache.status(entry["name"]).state == "missing"
+    loaded = load_named_vocoder(cache, entry["name"])
+    assert cache.status(entry["name"]).state == "verified"
+    assert cache.cache_path(entry["name"]).parent == workdir / "home" / "models" / entry["name"]
+    _check_loaded(loaded, family, ref, mel_floor, trim_frames)
     return loaded

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from tests.vocoder.families.conftest import check_against_reference, run_reference
+from tests.vocoder.families.conftest import (check_against_reference, check_download_by_name,
+                                             run_reference)
 
 V1 = {"resblock": "1", "activation": "snake", "snake_logscale": True}  # bigvgan_22khz_80band
 V2 = {"resblock": "2", "activation": "snakebeta", "snake_logscale": True,
@@ -12,7 +13,7 @@ V2 = {"resblock": "2", "activation": "snakebeta", "snake_logscale": True,
 
 
 @pytest.mark.parametrize("version", [V1, V2], ids=["v1", "v2"])
-def test_bigvgan_matches_bigvgan(upstream_envs, tmp_path, version):
+def test_bigvgan_matches_bigvgan(upstream_envs, tmp_path, model_server, version):
     dilations = [[1, 3, 5], [1, 3, 5]] if version["resblock"] == "1" else [[1, 3], [2, 4]]
     config = dict(version, num_mels=80, upsample_rates=[4, 4, 4, 4],
                   upsample_kernel_sizes=[8, 8, 8, 8], upsample_initial_channel=32,
@@ -24,6 +25,9 @@ def test_bigvgan_matches_bigvgan(upstream_envs, tmp_path, version):
     loaded = check_against_reference(tmp_path / "bigvgan_generator.pt", "bigvgan", ref,
                                      mel_floor=-7.0)
     assert loaded.hifigan is None  # not HiFi-GAN-shaped: no conversion
+    check_download_by_name(model_server, tmp_path, "bigvgan",
+                           ["bigvgan_generator.pt", "config.json"], ref, -7.0,
+                           main="bigvgan_generator.pt")
     # windows with the generator's context give the whole input's samples
     frames = torch.from_numpy(ref["mel"]).unsqueeze(0)
     whole = loaded.vocoder(frames)[0].numpy()

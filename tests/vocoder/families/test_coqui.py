@@ -2,11 +2,12 @@
 
 import pytest
 
-from tests.vocoder.families.conftest import check_against_reference, run_reference
+from tests.vocoder.families.conftest import (check_against_reference, check_download_by_name,
+                                             run_reference)
 
 
 @pytest.mark.parametrize("preemphasis,log_func", [(0.0, "np.log10"), (0.97, "np.log")])
-def test_coqui_matches_coqui_tts(upstream_envs, tmp_path, preemphasis, log_func):
+def test_coqui_matches_coqui_tts(upstream_envs, tmp_path, model_server, preemphasis, log_func):
     audio = {"sample_rate": 22050, "fft_size": 1024, "win_length": 1024, "hop_length": 256,
              "num_mels": 80, "mel_fmin": 0.0, "mel_fmax": 8000.0, "preemphasis": preemphasis,
              "log_func": log_func}
@@ -18,3 +19,6 @@ def test_coqui_matches_coqui_tts(upstream_envs, tmp_path, preemphasis, log_func)
     # Coqui's inference returns the 5 frames of inference padding at each end
     check_against_reference(tmp_path / "model_file.pth", "coqui", ref, mel_floor=None,
                             trim_frames=5)
+    # published as Coqui does: one zip, unpacked side by side, found by name
+    check_download_by_name(model_server, tmp_path, "coqui", ["model_file.pth", "config.json"],
+                           ref, None, main="model_file.pth*", archive="zip", trim_frames=5)

@@ -4,7 +4,8 @@ import math
 
 import pytest
 
-from tests.vocoder.families.conftest import check_against_reference, run_reference
+from tests.vocoder.families.conftest import (check_against_reference, check_download_by_name,
+                                             run_reference)
 
 
 def _spec(stats: str, odd: bool) -> dict:
@@ -31,7 +32,7 @@ def _spec(stats: str, odd: bool) -> dict:
 
 
 @pytest.mark.parametrize("stats,odd", [("h5", True), ("npy", False)])
-def test_espnet_matches_parallel_wavegan(upstream_envs, tmp_path, stats, odd):
+def test_espnet_matches_parallel_wavegan(upstream_envs, tmp_path, model_server, stats, odd):
     spec = _spec(stats, odd)
     rate = spec["config"]["sampling_rate"]
     ref = run_reference(upstream_envs, "pwg", "espnet_ref.py", tmp_path, spec, sample_rate=rate)
@@ -40,3 +41,7 @@ def test_espnet_matches_parallel_wavegan(upstream_envs, tmp_path, stats, odd):
     assert loaded.audio.hop_size == spec["config"]["hop_size"]
     assert loaded.hifigan.generator.resblock == ("2" if odd else "1")
     assert "input_mean" in loaded.hifigan.extra  # statistics found beside the checkpoint
+    # published as ParallelWaveGAN does: one tar.gz, unpacked side by side, found by name
+    files = ["checkpoint-10steps.pkl", "config.yml", f"stats.{stats}"]
+    check_download_by_name(model_server, tmp_path, "espnet", files, ref, -7.0 / math.log(10),
+                           main="checkpoint-*.pkl", archive="tar.gz")

@@ -15,6 +15,7 @@ import yaml
 from tests.conftest import run_cli, speechlike, tiny_config
 from tests.reference.published_hifigan import Generator as PublishedGenerator
 from tests.reference.published_hifigan import attr_config
+from tests.vocoder.families.layouts import speechbrain_files
 from vocoder.checkpoint import (CheckpointError, detect_family, family_names, load_vocoder,
                                 read_checkpoint, save_converted)
 from vocoder.config import ConfigError, GeneratorConfig, HiFiGANConfig
@@ -22,38 +23,6 @@ from vocoder.generator import HiFiGANGenerator
 from vocoder.mel import MEL_PRESETS, CenteredLogMel, HiFiGANMel, mel_preset
 from vocoder.train import Trainer, TrainOptions
 from vocoder.errors import InputError
-
-
-def _speechbrain_files(folder, cfg: HiFiGANConfig, sample_rate: int | None = 8000):
-    """generator.ckpt + hyperparams.yaml in SpeechBrain's layout (its key names: every
-    convolution wrapped as '.conv.'), for a reflect-padding generator of cfg's shape."""
-    folder.mkdir(parents=True, exist_ok=True)
-    gen_cfg = GeneratorConfig(**{**cfg.generator.__dict__, "conv_padding_mode": "reflect"})
-    torch.manual_seed(0)
-    g = HiFiGANGenerator(gen_cfg, weight_norm=True)
-    state = {}
-    for key, value in g.state_dict().items():
-        stem, _, leaf = key.partition(".parametrizations.") if ".parametrizations." in key \
-            else key.rpartition(".")
-        state[f"{stem}.conv.{'parametrizations.' if '.parametrizations.' in key else ''}{leaf}"] \
-            = value
-    torch.save(state, folder / "generator.ckpt")
-    gc, audio = gen_cfg, cfg.audio
-    hp = {"in_channels": audio.num_mels, "out_channels": 1, "resblock_type": gc.resblock,
-          "resblock_dilation_sizes": gc.resblock_dilation_sizes,
-          "resblock_kernel_sizes": gc.resblock_kernel_sizes,
-          "upsample_kernel_sizes": gc.upsample_kernel_sizes,
-          "upsample_initial_channel": gc.upsample_initial_channel,
-          "upsample_factors": gc.upsample_rates, "inference_padding": 5, "cond_channels": 0,
-          "conv_post_bias": True, "hop_length": audio.hop_size, "win_length": audio.win_size,
-          "n_fft": audio.n_fft, "n_mel_channels": audio.num_mels, "mel_fmin": audio.fmin,
-          "mel_fmax": audio.fmax}
-    if sample_rate is not None:
-        hp["sample_rate"] = sample_rate
-    text = yaml.safe_dump(hp) + ("generator: !new:speechbrain.lobes.models.HifiGAN."
-                                 "HifiganGenerator\n  in_channels: !ref <in_channels>\n")
-    (folder / "hyperparams.yaml").write_text(text)
-    return folder / "generator.ckpt", g.remove_weight_norm().eval()
 
 
 def test_detection_from_the_files_beside(tmp_path):
@@ -106,12 +75,12 @@ def test_pickles_never_run_code_but_numpy_numbers_load(tmp_path):
 
 def test_speechbrain_layout_preset_and_converted_training(tmp_path):
     cfg = tiny_config()  # 16 kHz, hop 64, 20 mels
-    ckpt, ours = _speechbrain_files(tmp_path / "sb", cfg, sample_rate=None)
+    ckpt, ours = speechbrain_files(tmp_path / "sb", cfg, sample_rate=None)
     assert load_vocoder(ckpt).audio.sampling_rate == 22050  # unstated: the recipes' 22.05 kHz
     with pytest.raises(ConfigError, match="num_mels=80 input channels, but the generator "
                                           "expects 20"):
         load_vocoder(ckpt, config="speechbrain-16k")  # the preset's mel does not fit this one
-    ckpt, ours = _speechbrain_files(tmp_path / "sb", cfg, sample_rate=16000)
+    ckpt, ours = speechbrain_files(tmp_path / "sb", cfg, sample_rate=16000)
     loaded = load_vocoder(ckpt)
     assert loaded.family == "speechbrain" and isinstance(loaded.frontend, CenteredLogMel)
     mel = torch.randn(1, 20, 30)
@@ -230,7 +199,7 @@ def test_mel_presets_and_the_mel_command(tmp_path):
     with torch.no_grad():
         np.testing.assert_allclose(mel, mel_preset("speechbrain-22k")(torch.from_numpy(wav)),
                                    atol=1e-5)
-    ckpt, _ = _speechbrain_files(tmp_path / "sb", tiny_config(), sample_rate=16000)
+    ckpt, _ = speechbrain_files(tmp_path / "sb", tiny_config(), sample_rate=16000)
     res = run_cli("vocoder", "mel", "--checkpoint", ckpt, "--input-wavs", wavs,
                   "--output-dir", tmp_path / "sbmels")
     assert res.returncode == 0, res.stderr

@@ -1,4 +1,5 @@
-"""Shared fixtures for tests/synth: a real HTTP file server on 127.0.0.1."""
+"""A real HTTP file server on 127.0.0.1 for download tests (the ``model_server`` fixture,
+registered in tests/conftest.py)."""
 
 from __future__ import annotations
 

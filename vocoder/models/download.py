@@ -3,7 +3,7 @@
 Only the standard library (``urllib``). A transfer that breaks off part-way keeps its bytes
 and the next attempt resumes with an HTTP ``Range`` request; a server that ignores ranges, or
 resumes at the wrong byte, makes the download start over. Checking the finished bytes and
-moving them into place is the cache's job (:class:`synth.models.ModelCache`).
+moving them into place is the cache's job (:class:`vocoder.models.ModelCache`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from http.client import HTTPException
 from pathlib import Path
 from typing import Callable, Iterator, TextIO
 
-from synth import __version__
+from .. import __version__
 
 from .errors import ModelUnavailableError
 
