@@ -25,7 +25,9 @@ order), with three differences that make a sentence's output independent of its 
 
 So with batch 1 and seed ``N`` the mel equals torchaudio's ``infer`` after
 ``torch.manual_seed(N)`` exactly on the CPU; in a batch it equals that up to float rounding
-(other matrix shapes). A sentence whose decoder does not stop within
+(other matrix shapes: about 1e-6 on the tiny test models), which could move a stop by one
+frame only if the stop token's probability were within rounding of its threshold. On a GPU
+the masks are the CPU's, so a seed gives the same masks on any device. A sentence whose decoder does not stop within
 ``min_frames + frames_per_token * tokens`` frames is an error (:class:`DecoderStopError`),
 not seconds of noise.
 """
@@ -308,7 +310,8 @@ def load_tacotron2(path: str | os.PathLike, *, symbols: Symbols | None = None,
     """
     path = Path(path)
     state = read_checkpoint(path)
-    state = state.get("state_dict", state)
+    if isinstance(state.get("state_dict"), Mapping):  # a training checkpoint
+        state = state["state_dict"]
     state = {str(k).removeprefix("module."): v for k, v in state.items() if isinstance(v, Tensor)}
     embedding = state.get("embedding.weight")
     if embedding is None or embedding.dim() != 2:
