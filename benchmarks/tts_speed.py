@@ -12,12 +12,14 @@ The ten LJSpeech transcripts beside the project (``shared/data/ljspeech``, or
   one sentence at a time and all sentences in one padded batch (lengths sorted, as it needs).
 
 Weights are random (speed does not depend on their values), so a stop clock is planted in
-the decoder (``tests/synth/tacotron2_models.py``): every sentence stops after about as many
-frames as the real LJSpeech clips have per character, on average. RTF (real-time factor) =
+the decoder (``tests/synth/tacotron2_models.py``): every sentence stops after the mean
+frames per sentence of the real LJSpeech clips (their frames per character times the mean
+sentence length), short sentences too, so the stop budget is widened to allow it. RTF (real-time factor) =
 processing seconds / seconds of audio made; lower is faster. Modes alternate, ``--repeats``
 times after a warm-up; medians are printed.
 
     python benchmarks/tts_speed.py                     # CPU, 3 repeats
+    python benchmarks/tts_speed.py --threads 1         # one core (steadier on a shared machine)
     python benchmarks/tts_speed.py --repeats 1 --texts 4   # quick look
 """
 
@@ -39,6 +41,7 @@ from benchmarks.machineinfo import default_speech_dir, describe_machine  # noqa:
 from synth.acoustic import hifigan_ljspeech_mel, text_to_mel  # noqa: E402
 from synth.acoustic.tacotron2 import Tacotron2Acoustic, Tacotron2Options, Tacotron2Params  # noqa: E402
 from synth.acoustic.tokens import CharacterTokenizer  # noqa: E402
+from synth.text import split_sentences  # noqa: E402
 from tests.synth.tacotron2_models import plant_stop_clock  # noqa: E402
 from vocoder.config import preset  # noqa: E402
 from vocoder.generator import hifigan_v1, hifigan_v3  # noqa: E402
@@ -96,18 +99,25 @@ def main() -> None:
     parser.add_argument("--speech-dir", type=Path, default=default_speech_dir())
     parser.add_argument("--no-torchaudio", action="store_true",
                         help="skip the torchaudio reference runs")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch intra-op threads (default: PyTorch's, one per core)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     tune_cpu_allocator()
     texts, per_char = load_texts(args.speech_dir, args.texts)
-    target = round(per_char * statistics.mean(len(t) for t in texts))
+    sentence_lengths = [len(s.text) for t in texts for s in split_sentences(t, max_chars=180)]
+    target = round(per_char * statistics.mean(sentence_lengths))
 
     torch.manual_seed(0)
     model = Tacotron2Params.ljspeech("characters").build().eval()
     plant_stop_clock(model, target, spread=0.0)
+    # every sentence stops after `target` frames, short ones too: widen the stop budget
+    budget = dict(min_frames=target + 1, frames_per_token=1.0)
     single = Tacotron2Acoustic(model, CharacterTokenizer(), hifigan_ljspeech_mel(),
-                               options=Tacotron2Options(max_batch=1))
+                               options=Tacotron2Options(max_batch=1, **budget))
     batched = Tacotron2Acoustic(model, CharacterTokenizer(), hifigan_ljspeech_mel(),
-                                options=Tacotron2Options(max_batch=len(texts)))
+                                options=Tacotron2Options(max_batch=len(texts), **budget))
     vocoders = {}
     for name, factory in (("V1", hifigan_v1), ("V3", hifigan_v3)):
         torch.manual_seed(0)
