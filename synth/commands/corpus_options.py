@@ -182,7 +182,7 @@ def write_list(path: str | os.PathLike, utterances, output_dir: str | os.PathLik
     """Write the audio paths of the utterances that have ``OUT/<id>.npy`` (relative to the
     list's folder), atomically; returns how many."""
     from synth.featurefiles import output_path
-    from vocoder.audio import atomic_path
+    from vocoder.atomic import write_text
 
     path = Path(path)
     lines = []
@@ -190,8 +190,7 @@ def write_list(path: str | os.PathLike, utterances, output_dir: str | os.PathLik
         if output_path(output_dir, utt.id).is_file():
             entry = os.path.relpath(os.path.abspath(utt.audio), os.path.abspath(path.parent))
             lines.append(entry if utt.speaker is None else f"{entry}|{utt.speaker}")
-    with atomic_path(path) as tmp:
-        tmp.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    write_text(path, "".join(line + "\n" for line in lines))
     return len(lines)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from synth.commands.common import add_vocoder_options, check_output, make_synthesizer, report
+from synth.commands.common import add_limit_options, add_vocoder_options, check_output, make_synthesizer, report
 
 DESCRIPTION = """\
 Copy synthesis: compute the HiFi-GAN log-mel of a recording (resampled to the vocoder's rate,
@@ -21,6 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("input", metavar="IN", help="audio file")
     parser.add_argument("-o", "--output", required=True, metavar="OUT.wav", help="WAV file to write")
     add_vocoder_options(parser, mel=True)
+    add_limit_options(parser)
     parser.set_defaults(handler=run)
 
 
