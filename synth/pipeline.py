@@ -54,15 +54,12 @@ from vocoder.inference import FrameVocoder, vocode
 
 from .audio import AudioInput, load_input_audio
 from .defaults import (DEFAULT_EXTRACTOR, DEFAULT_EXTRACTOR_ARCH, DEFAULT_MEL_VOCODER,
-                       DEFAULT_VC_VOCODER, GRIFFINLIM, NO_VOCODER)
+                       DEFAULT_VC_VOCODER, GRIFFINLIM, MAX_TEXT_CHARS, NO_VOCODER)
 from .hub import ModelHub, ModelSpec
 from .voices import Voice, VoiceStore, is_saved_voice, reference_list
 
 if TYPE_CHECKING:  # only for annotations: synth.knnvc loads torchaudio's wav2vec2 models
     from .knnvc import KnnVC, MatchingSet
-
-#: Longest text :meth:`Synthesizer.speak` takes by default (about 11 minutes of speech).
-MAX_TEXT_CHARS = 10_000
 
 #: A mel vocoder as a call may choose it (``None``: the configured one).
 VocoderChoice = Union[str, os.PathLike, ModelSpec, FrameVocoder, None]
@@ -555,5 +552,5 @@ def _label(audio: Any, index: int) -> str:
     return os.fspath(audio) if isinstance(audio, (str, os.PathLike)) else f"audio {index}"
 
 
-__all__ = ["MAX_TEXT_CHARS", "PipelineError", "SynthConfig", "SynthResult", "Synthesizer", "VocoderChoice",
-           "load_mel_file"]
+__all__ = ["MAX_TEXT_CHARS", "PipelineError", "SynthConfig", "SynthResult", "Synthesizer",
+           "VocoderChoice", "load_mel_file"]

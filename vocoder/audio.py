@@ -50,6 +50,14 @@ class AudioError(InputError):
         self.key = key
 
 
+class SampleRateError(AudioError):
+    """A sample rate outside :data:`SAMPLE_RATE_RANGE`; ``rate`` is the rate found."""
+
+    def __init__(self, message: str, rate: float) -> None:
+        super().__init__(message, key="sample_rate")
+        self.rate = rate
+
+
 @dataclass(frozen=True)
 class AudioInfo:
     """What an audio file's header says: ``frames`` per channel (0 when unknown), its
@@ -67,12 +75,12 @@ class AudioInfo:
 
 
 def check_rate(rate: int | float, what: str = "audio") -> int:
-    """``rate`` as an int when it is within :data:`SAMPLE_RATE_RANGE`, else :class:`AudioError`
-    naming ``what``."""
+    """``rate`` as an int when it is within :data:`SAMPLE_RATE_RANGE`, else
+    :class:`SampleRateError` naming ``what``."""
     low, high = SAMPLE_RATE_RANGE
     if not low <= rate <= high or int(rate) != rate:
-        raise AudioError(f"{what}: sample rate {rate:g} Hz is not usable (audio must be "
-                         f"{low}-{high} Hz)")
+        raise SampleRateError(f"{what}: sample rate {rate:g} Hz is not usable (audio must be "
+                              f"{low}-{high} Hz)", rate)
     return int(rate)
 
 
@@ -288,5 +296,6 @@ def _short(exc: Exception) -> str:
 
 
 __all__ = ["AUDIO_EXTENSIONS", "AudioError", "AudioInfo", "BLOCK_FRAMES", "MAX_SECONDS",
+           "SampleRateError",
            "audio_info", "check_rate", "list_audio", "load_audio", "read_header", "resample",
            "resampled_length", "save_wav", "stream_audio", "to_int16"]

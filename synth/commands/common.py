@@ -58,7 +58,7 @@ def add_limit_options(parser: argparse.ArgumentParser, *, text: bool = False,
                       audio: bool = True) -> None:
     """``--max-text-chars`` (``text``) and ``--max-seconds`` (``audio``): the limits that keep
     one input from taking unbounded memory."""
-    from synth.pipeline import MAX_TEXT_CHARS
+    from synth.defaults import MAX_TEXT_CHARS
     from vocoder.audio import MAX_SECONDS
 
     group = parser.add_argument_group("limits")
