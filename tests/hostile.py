@@ -32,6 +32,8 @@ from tests.conftest import REPO
 #: Address space a child may map: torch maps about 3.8 GB of (mostly unused) virtual memory
 #: on import; the 1 Hz WAV regression asked for 12-16 GB.
 ADDRESS_SPACE_BYTES = 10 << 30
+#: Found once, so a test that empties PATH can still mount and unmount.
+MOUNT, UMOUNT = shutil.which("mount"), shutil.which("umount")
 
 
 @dataclass
@@ -87,8 +89,14 @@ def run_child(args: Sequence[str | os.PathLike], *, cwd: Path, stdin: bytes | No
         out.seek(0)
         err.seek(0)
         code = os.waitstatus_to_exitcode(status)
-        return Outcome(code, out.read().decode(errors="replace"),
-                       err.read().decode(errors="replace"), usage.ru_maxrss / 1024, seconds)
+        outcome = Outcome(code, out.read().decode(errors="replace"),
+                          err.read().decode(errors="replace"), usage.ru_maxrss / 1024, seconds)
+    record = os.environ.get("HIFISYNTH_PEAKS")  # a file to list each case's peak memory in
+    if record:
+        with open(record, "a", encoding="utf-8") as handle:
+            handle.write(f"{outcome.peak_mb:7.0f} MB  exit {code}  {seconds:5.1f} s  "
+                         f"{' '.join(Path(str(a)).name for a in args[:4])}\n")
+    return outcome
 
 
 def _wait(process: subprocess.Popen, timeout: float):
@@ -131,14 +139,14 @@ def assert_one_clean_line(outcome: Outcome, prefix: str, *needles: str) -> str:
 
 def can_mount() -> bool:
     """Whether this process may mount a tmpfs (root in a system that allows it)."""
-    if os.geteuid() != 0 or shutil.which("mount") is None:
+    if os.geteuid() != 0 or MOUNT is None or UMOUNT is None:
         return False
     probe = Path(tempfile.mkdtemp(prefix="hifisynth-mount-probe-"))
     try:
-        ok = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(probe)],
+        ok = subprocess.run([MOUNT, "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(probe)],
                             capture_output=True).returncode == 0
         if ok:
-            subprocess.run(["umount", str(probe)], capture_output=True)
+            subprocess.run([UMOUNT, str(probe)], capture_output=True)
         return ok
     finally:
         probe.rmdir()
@@ -150,12 +158,12 @@ def small_filesystem(folder: Path, size: str = "64k", read_only: bool = False) -
     after. Needs :func:`can_mount`."""
     folder.mkdir(parents=True, exist_ok=True)
     options = f"size={size}" + (",ro" if read_only else "")
-    subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], check=True,
+    subprocess.run([MOUNT, "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], check=True,
                    capture_output=True)
     try:
         yield folder
     finally:
-        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+        subprocess.run([UMOUNT, "-l", str(folder)], capture_output=True)
 
 
 def fill(folder: Path, leave: int = 0) -> None:
