@@ -79,8 +79,9 @@ def check_rate(rate: int | float, what: str = "audio") -> int:
     :class:`SampleRateError` naming ``what``."""
     low, high = SAMPLE_RATE_RANGE
     if not low <= rate <= high or int(rate) != rate:
-        raise SampleRateError(f"{what}: sample rate {rate:g} Hz is not usable (audio must be "
-                              f"{low}-{high} Hz)", rate)
+        shown_rate = int(rate) if float(rate).is_integer() else f"{rate:g}"
+        raise SampleRateError(f"{what}: sample rate {shown_rate} Hz is not usable (audio must "
+                              f"be {low}-{high} Hz)", rate)
     return int(rate)
 
 
