@@ -34,7 +34,7 @@ import torch
 from torch import Tensor
 
 from vocoder.atomic import OutputError, save_npy, write_text
-from vocoder.audio import AudioError
+from vocoder.audio import MAX_SECONDS, AudioError
 from vocoder.errors import InputError, shown
 from vocoder.frames import native_float
 from vocoder.safeload import MAX_FEATURE_FILE_BYTES, TorchFileError, torch_load
@@ -349,14 +349,16 @@ def error_text(exc: BaseException) -> str:
     return text or type(exc).__name__
 
 
-def load_for_extractor(extractor: SSLFeatureExtractor, utt: Utterance) -> Tensor:
+def load_for_extractor(extractor: SSLFeatureExtractor, utt: Utterance,
+                       max_seconds: float | None = MAX_SECONDS) -> Tensor:
     """An utterance's audio as mono float32 ``(samples,)`` at the extractor's rate, at least
     one frame long.
 
     Raises:
-        AudioError: unreadable file; ValueError: shorter than one frame.
+        AudioError: unreadable file, or longer than ``max_seconds``; ValueError: shorter than
+            one frame.
     """
-    wav = load_mono(utt.audio, extractor.sample_rate)
+    wav = load_mono(utt.audio, extractor.sample_rate, max_seconds=max_seconds)
     if aligned_frames(extractor, wav.shape[0]) == 0:
         raise ValueError(f"audio too short: {wav.shape[0]} samples at {extractor.sample_rate} Hz, "
                          f"one frame needs {extractor.hop_length}")
@@ -366,13 +368,14 @@ def load_for_extractor(extractor: SSLFeatureExtractor, utt: Utterance) -> Tensor
 def extract_corpus(extractor: SSLFeatureExtractor, utterances: Sequence[Utterance],
                    output_dir: str | os.PathLike, layer: int, *, save_dtype: str = "float16",
                    batch_seconds: float = 60.0, overwrite: bool = False, progress: bool = True,
-                   log: Log = report) -> JobSummary:
+                   log: Log = report, max_seconds: float | None = MAX_SECONDS) -> JobSummary:
     """Write ``output_dir/<id>.npy`` features ``(samples // hop, dim)`` for every utterance.
 
     Resumable: utterances whose file exists are skipped (unless ``overwrite``); files are
     written atomically, so an existing file is complete. A bad item (unreadable or too short
     audio, features that overflow ``save_dtype``) is reported through ``log`` and skipped.
-    Audio is read and extracted in batches of about ``batch_seconds``.
+    Audio is read and extracted in batches of about ``batch_seconds``; a file longer than
+    ``max_seconds`` is a bad item.
 
     Raises:
         FeatureFileError: ``output_dir`` holds features made with other settings.
@@ -394,7 +397,7 @@ def extract_corpus(extractor: SSLFeatureExtractor, utterances: Sequence[Utteranc
         for utt in _chain(todo):
             if utt is not None:
                 try:
-                    batch.append((utt, load_for_extractor(extractor, utt)))
+                    batch.append((utt, load_for_extractor(extractor, utt, max_seconds)))
                 except (AudioError, ValueError, OSError) as exc:
                     summary.fail(utt, error_text(exc), log)
                     bar.update(1)
