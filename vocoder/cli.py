@@ -79,17 +79,19 @@ def _note(message: str) -> None:
     tqdm.write(message, file=sys.stderr)
 
 
-def _add_max_seconds(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--max-seconds", type=_positive, default=MAX_SECONDS, metavar="S",
-                   help="longest audio file read (default %(default)g s: a file is held in "
-                        "memory whole, with its mel and output)")
+def add_max_seconds(p: argparse.ArgumentParser, default: float = MAX_SECONDS,
+                    why: str = "a file is held in memory whole, with its mel and output") -> None:
+    """The ``--max-seconds`` option: the longest audio file a subcommand reads."""
+    p.add_argument("--max-seconds", type=positive_float, default=default, metavar="S",
+                   help=f"longest audio file read (default %(default)g s: {why})")
 
 
-def _positive(text: str) -> float:
+def positive_float(text: str) -> float:
+    """An argparse type: a number greater than 0."""
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be positive, got {text}")
     return value
@@ -254,7 +256,7 @@ def _add_infer(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"],
                    help="compute dtype; bfloat16 is about 1.6x faster than float32 on CPUs with "
                         "AVX512-BF16/AMX (and usually on GPUs); float16 needs a GPU")
-    _add_max_seconds(p)
+    add_max_seconds(p)
     p.set_defaults(run=_run_infer)
 
 

@@ -197,9 +197,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--save-wavs", metavar="DIR", help="also write the resynthesised audio here")
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:N")
-    p.add_argument("--max-seconds", type=float, default=MAX_EVAL_SECONDS, metavar="S",
-                   help="longest file scored (default %(default)g s: the scores hold several "
-                        "spectrograms of a whole file)")
+    from .cli import add_max_seconds
+
+    add_max_seconds(p, MAX_EVAL_SECONDS, "the scores hold several spectrograms of a file")
     from .checkpoint import family_names
 
     p.add_argument("--family", choices=family_names(), type=str.lower,
@@ -258,8 +258,6 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"{cmp_dir}: --compare-wavs directory not found")
         audio = load_audio_config(args.config) if args.config else AudioConfig()
     sr = audio.sampling_rate
-    if args.max_seconds is not None and not args.max_seconds > 0:
-        raise InputError(f"max_seconds must be positive, got {args.max_seconds:g}")
     for path in files:
         ref = _read_scorable(path, audio, args.max_seconds)
         if args.checkpoint:

@@ -58,40 +58,21 @@ def add_limit_options(parser: argparse.ArgumentParser, *, text: bool = False,
                       audio: bool = True) -> None:
     """``--max-text-chars`` (``text``) and ``--max-seconds`` (``audio``): the limits that keep
     one input from taking unbounded memory."""
+    from synth.commands.corpus_options import positive_float, positive_int
     from synth.defaults import MAX_TEXT_CHARS
     from vocoder.audio import MAX_SECONDS
 
     group = parser.add_argument_group("limits")
     if text:
-        group.add_argument("--max-text-chars", type=_positive_int, default=MAX_TEXT_CHARS,
+        group.add_argument("--max-text-chars", type=positive_int, default=MAX_TEXT_CHARS,
                            metavar="N",
                            help="longest text spoken at once (default %(default)s characters; "
                                 "it is held in memory whole, as audio, mel and output)")
     if audio:
-        group.add_argument("--max-seconds", type=_positive_float, default=MAX_SECONDS,
+        group.add_argument("--max-seconds", type=positive_float, default=MAX_SECONDS,
                            metavar="S",
                            help="longest audio file read, or mel vocoded (default %(default)g "
                                 "s; a file is held in memory whole)")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-    return value
 
 
 def _loudness(text: str) -> float | None:

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from synth.defaults import DEFAULT_EXTRACTOR, DEFAULT_EXTRACTOR_ARCH
+from vocoder.cli import positive_float  # noqa: F401 - one argparse type for both commands
 
 DEFAULT_ARCH = DEFAULT_EXTRACTOR_ARCH
 
@@ -22,16 +23,6 @@ Input (one of):
 An utterance's features go to OUT/<id>.npy, <id> being the audio file's stem (what 'vocoder
 train --input-features-dir' looks up), so stems must be unique.
 """
-
-
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-    return value
 
 
 def positive_int(text: str) -> int:
