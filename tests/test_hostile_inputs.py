@@ -60,6 +60,20 @@ def _speech_wav(seconds: float = 1.0, rate: int = SR) -> bytes:
     return wav_bytes(speechlike(seconds, rate), rate)
 
 
+def _mels(tmp_path: Path) -> Path:
+    mels = tmp_path / "mels"
+    mels.mkdir(exist_ok=True)
+    np.save(mels / "m.npy", np.random.default_rng(1).normal(-5, 1, (20, 400)).astype(np.float32))
+    return mels
+
+
+def _infer(tmp_path: Path, checkpoint: Path, out: Path | None = None, **run):
+    """``vocoder infer`` of one mel file into ``out`` (default ``tmp_path/out``)."""
+    return run_child(python_module("vocoder", "infer", "--checkpoint", checkpoint,
+                                   "--input-mels", _mels(tmp_path), "--output-dir",
+                                   out or tmp_path / "out"), cwd=tmp_path, **run)
+
+
 # ------------------------------------------------------------------------------ audio
 
 
@@ -165,11 +179,7 @@ def test_big_endian_and_long_double_mels_are_read_correctly(kit, tmp_path, dtype
 
 def test_a_zip_bomb_checkpoint_is_refused_before_inflating(kit, tmp_path):
     assert kit["bomb"].stat().st_size < 4 << 20  # 2 GB of zeros in 2 MB
-    mels = tmp_path / "mels"
-    mels.mkdir()
-    np.save(mels / "m.npy", np.zeros((20, 10), np.float32))
-    res = run_child(python_module("vocoder", "infer", "--checkpoint", kit["bomb"], "--input-mels",
-                                  mels, "--output-dir", tmp_path / "out"), cwd=tmp_path)
+    res = _infer(tmp_path, kit["bomb"])
     assert res.returncode == 2
     assert_one_clean_line(res, "vocoder: error: ", "g_00000001: refused: tensor entry",
                           "is compressed", "inflate to 2.1 GB")
@@ -180,13 +190,9 @@ def test_a_zip_bomb_checkpoint_is_refused_before_inflating(kit, tmp_path):
 def test_checkpoints_that_would_run_code_are_refused_as_unsafe(kit, tmp_path):
     marker = tmp_path / "pwned"
     files = code_running_checkpoints(tmp_path / "evil", marker)
-    mels = tmp_path / "mels"
-    mels.mkdir()
-    np.save(mels / "m.npy", np.zeros((20, 10), np.float32))
     for kind, path in files.items():
         (path.parent / "config.json").write_text((kit["ckpt"].parent / "config.json").read_text())
-        res = run_child(python_module("vocoder", "infer", "--checkpoint", path, "--input-mels",
-                                      mels, "--output-dir", tmp_path / "out"), cwd=tmp_path)
+        res = _infer(tmp_path, path)
         assert res.returncode == 2, (kind, res.describe())
         assert_one_clean_line(res, "vocoder: error: ", path.name, "refused: loading it would "
                               "run code (posix.system), so it is unsafe")
@@ -195,11 +201,7 @@ def test_checkpoints_that_would_run_code_are_refused_as_unsafe(kit, tmp_path):
 
 
 def test_a_checkpoint_with_nan_weights_is_refused_not_made_into_silence(kit, tmp_path):
-    mels = tmp_path / "mels"
-    mels.mkdir()
-    np.save(mels / "m.npy", np.zeros((20, 10), np.float32))
-    res = run_child(python_module("vocoder", "infer", "--checkpoint", kit["nan"], "--input-mels",
-                                  mels, "--output-dir", tmp_path / "out"), cwd=tmp_path)
+    res = _infer(tmp_path, kit["nan"])
     assert res.returncode == 2
     assert_one_clean_line(res, "vocoder: error: ", "'generator.ups.0.bias' holds NaN or "
                           "infinite values")
@@ -209,18 +211,9 @@ def test_a_checkpoint_with_nan_weights_is_refused_not_made_into_silence(kit, tmp
 # ------------------------------------------------------------------------------ outputs
 
 
-def _mels(tmp_path: Path) -> Path:
-    mels = tmp_path / "mels"
-    mels.mkdir(exist_ok=True)
-    np.save(mels / "m.npy", np.random.default_rng(1).normal(-5, 1, (20, 400)).astype(np.float32))
-    return mels
-
-
 def test_an_output_folder_that_is_a_file(kit, tmp_path):
     (tmp_path / "taken").write_text("mine")
-    res = run_child(python_module("vocoder", "infer", "--checkpoint", kit["ckpt"], "--input-mels",
-                                  _mels(tmp_path), "--output-dir", tmp_path / "taken"),
-                    cwd=tmp_path)
+    res = _infer(tmp_path, kit["ckpt"], tmp_path / "taken")
     assert res.returncode == 2
     assert_one_clean_line(res, "vocoder: error: ", "taken: is a file, not a folder")
     assert (tmp_path / "taken").read_text() == "mine"
@@ -228,9 +221,7 @@ def test_an_output_folder_that_is_a_file(kit, tmp_path):
 
 def test_an_output_file_that_is_a_folder(kit, tmp_path):
     (tmp_path / "out" / "m.wav").mkdir(parents=True)
-    res = run_child(python_module("vocoder", "infer", "--checkpoint", kit["ckpt"], "--input-mels",
-                                  _mels(tmp_path), "--output-dir", tmp_path / "out"),
-                    cwd=tmp_path)
+    res = _infer(tmp_path, kit["ckpt"])
     assert res.returncode == 2
     assert_one_clean_line(res, "vocoder: error: ", "m.wav: is a folder")
     assert files_under(tmp_path / "out") == []
@@ -242,9 +233,7 @@ needs_mount = pytest.mark.skipif(not can_mount(), reason="mounting a tmpfs needs
 @needs_mount
 def test_a_read_only_output_folder(kit, tmp_path):
     with small_filesystem(tmp_path / "ro", read_only=True) as out:
-        res = run_child(python_module("vocoder", "infer", "--checkpoint", kit["ckpt"],
-                                      "--input-mels", _mels(tmp_path), "--output-dir", out),
-                        cwd=tmp_path)
+        res = _infer(tmp_path, kit["ckpt"], out)
         assert res.returncode == 2
         assert_one_clean_line(res, "vocoder: error: ", "m.wav: cannot write (Read-only file "
                               "system)")
@@ -272,9 +261,7 @@ def test_a_full_disk(kit, tmp_path, command):
 def test_a_full_disk_without_mounting(kit, tmp_path):
     # The same failure where no file system can be mounted: a file-size limit makes the
     # write fail with EFBIG, as a full disk fails it with ENOSPC.
-    res = run_child(python_module("vocoder", "infer", "--checkpoint", kit["ckpt"], "--input-mels",
-                                  _mels(tmp_path), "--output-dir", tmp_path / "out"),
-                    cwd=tmp_path, file_size_limit=4096)
+    res = _infer(tmp_path, kit["ckpt"], file_size_limit=4096)
     assert res.returncode == 2
     assert_one_clean_line(res, "vocoder: error: ", "m.wav: cannot write (File too large)")
     assert files_under(tmp_path / "out") == []
