@@ -356,3 +356,14 @@ def test_synth_batch_write_errors_are_per_item(kit, tmp_path):
     assert_one_clean_line(res, "synth: item 'blocked' (line 1) failed: ", "blocked.wav: is a "
                           "folder")
     assert json.loads((out / "summary.json").read_text())["done_ids"] == ["fine"]
+
+
+def test_synth_output_in_a_place_that_cannot_take_it(kit, tmp_path):
+    (tmp_path / "in.wav").write_bytes(_speech_wav(1.0))
+    (tmp_path / "taken").write_text("mine")
+    res = run_child(python_module("synth", "resynth", tmp_path / "in.wav", "-o",
+                                  tmp_path / "taken" / "out.wav", "--vocoder", kit["ckpt"],
+                                  "--device", "cpu"), cwd=tmp_path)
+    assert res.returncode == 2
+    assert_one_clean_line(res, "synth: error: ", "taken: is a file, not a folder")
+    assert (tmp_path / "taken").read_text() == "mine"
