@@ -3,7 +3,7 @@ and the broken files and places those cases need, all built here.
 
 :func:`run_child` runs a command as a user would, in a new process with an address-space limit
 (so a regression fails fast instead of eating the machine) and reports that process's own
-peak resident memory (``os.wait4``: the rusage of that one child). :func:`small_filesystem`
+peak resident memory (``getrusage(RUSAGE_CHILDREN)`` in a launcher of its own). :func:`small_filesystem`
 gives a full (tiny tmpfs) or read-only folder when this process may mount one (root), and
 :func:`full_disk_fallback` a file-size limit that makes writes fail the same way otherwise.
 """
@@ -55,13 +55,27 @@ class Outcome:
                 f"stdout: {self.stdout[-2000:]}\nstderr: {self.stderr[-4000:]}")
 
 
+#: Runs the command as its own child and writes that child's peak RSS (kB) to a file. The
+#: command is not forked from pytest itself: a forked child's ``ru_maxrss`` starts at its
+#: parent's resident size (the kernel carries the forked copy's size over the exec), which in
+#: a long test session is over a gigabyte; this small process's children start from its few MB.
+_WRAPPER = """
+import resource, subprocess, sys
+code = subprocess.call(sys.argv[2:])
+with open(sys.argv[1], "w") as report:
+    report.write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))
+sys.exit(code if code >= 0 else 128 - code)
+"""
+
+
 def run_child(args: Sequence[str | os.PathLike], *, cwd: Path, stdin: bytes | None = None,
               timeout: float = 600, file_size_limit: int | None = None,
               env: dict[str, str] | None = None) -> Outcome:
     """Run ``python -m ...``-style ``args`` in a fresh process (``PYTHONPATH`` = this
     checkout), with :data:`ADDRESS_SPACE_BYTES` of address space and, if given, a file-size
     limit (writes past it fail with EFBIG, as on a full disk). Returns its :class:`Outcome`;
-    the peak memory is that process's own (``os.wait4``)."""
+    the peak memory is that process's own (``getrusage(RUSAGE_CHILDREN)`` of a small
+    launcher whose one child it is)."""
     child_env = dict(os.environ if env is None else env)
     child_env["PYTHONPATH"] = str(REPO)
     child_env.pop("HIFISYNTH_OFFLINE", None)
@@ -72,46 +86,39 @@ def run_child(args: Sequence[str | os.PathLike], *, cwd: Path, stdin: bytes | No
             signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of a kill
             resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
 
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        started = time.monotonic()
-        process = subprocess.Popen([sys.executable, *map(str, args)], cwd=cwd, env=child_env,
-                                   stdin=subprocess.PIPE if stdin is not None else
-                                   subprocess.DEVNULL, stdout=out, stderr=err,
-                                   preexec_fn=limits)
-        if stdin is not None:
+    with tempfile.TemporaryDirectory() as scratch:
+        report = Path(scratch) / "peak"
+        command = [sys.executable, "-c", _WRAPPER, str(report), sys.executable, *map(str, args)]
+        with open(Path(scratch) / "out", "w+b") as out, open(Path(scratch) / "err", "w+b") as err:
+            started = time.monotonic()
+            process = subprocess.Popen(command, cwd=cwd, env=child_env,
+                                       stdin=subprocess.PIPE if stdin is not None else
+                                       subprocess.DEVNULL, stdout=out, stderr=err,
+                                       preexec_fn=limits)
+            if stdin is not None:
+                try:
+                    process.stdin.write(stdin)
+                except BrokenPipeError:
+                    pass
+                process.stdin.close()
             try:
-                process.stdin.write(stdin)
-            except BrokenPipeError:
-                pass
-            process.stdin.close()
-        status, usage = _wait(process, timeout)
-        seconds = time.monotonic() - started
-        out.seek(0)
-        err.seek(0)
-        code = os.waitstatus_to_exitcode(status)
-        outcome = Outcome(code, out.read().decode(errors="replace"),
-                          err.read().decode(errors="replace"), usage.ru_maxrss / 1024, seconds)
+                code = process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+                raise AssertionError(f"{args} ran longer than {timeout} s") from None
+            seconds = time.monotonic() - started
+            out.seek(0)
+            err.seek(0)
+            peak_kb = int(report.read_text()) if report.exists() else 0
+            outcome = Outcome(code, out.read().decode(errors="replace"),
+                              err.read().decode(errors="replace"), peak_kb / 1024, seconds)
     record = os.environ.get("HIFISYNTH_PEAKS")  # a file to list each case's peak memory in
     if record:
         with open(record, "a", encoding="utf-8") as handle:
             handle.write(f"{outcome.peak_mb:7.0f} MB  exit {code}  {seconds:5.1f} s  "
                          f"{' '.join(Path(str(a)).name for a in args[:4])}\n")
     return outcome
-
-
-def _wait(process: subprocess.Popen, timeout: float):
-    deadline = time.monotonic() + timeout
-    while True:
-        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-        if pid == process.pid:
-            process.returncode = os.waitstatus_to_exitcode(status)
-            return status, usage
-        if time.monotonic() > deadline:
-            process.kill()
-            _, status, usage = os.wait4(process.pid, 0)
-            process.returncode = -9
-            raise AssertionError(f"{process.args} ran longer than {timeout} s")
-        time.sleep(0.05)
 
 
 def files_under(folder: Path) -> list[str]:
