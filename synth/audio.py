@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from vocoder.audio import AudioError, load_audio, resample
+from vocoder.audio import MAX_SECONDS, AudioError, check_rate, load_audio, resample
 
 ArrayLike = Union[np.ndarray, Tensor]
 #: What :func:`load_input_audio` takes.
@@ -42,8 +42,8 @@ TRIM_METHODS = ("energy", "sox", "threshold", "none")
 
 
 def load_input_audio(audio: AudioInput, sample_rate: int | None = None, *,
-                     target_rate: int | None = None, what: str = "audio"
-                     ) -> tuple[np.ndarray, int]:
+                     target_rate: int | None = None, what: str = "audio",
+                     max_seconds: float | None = MAX_SECONDS) -> tuple[np.ndarray, int]:
     """Any audio input as mono float32 ``(samples,)`` and its rate in Hz.
 
     Args:
@@ -56,17 +56,19 @@ def load_input_audio(audio: AudioInput, sample_rate: int | None = None, *,
         sample_rate: rate of an array or tensor given alone.
         target_rate: resample to this rate (soxr, high quality); ``None`` keeps the input's.
         what: how messages name the input (``"source"``, ``"reference 2"``, a file name).
+        max_seconds: longest file read (checked from its header, before decoding); ``None``:
+            no limit. A waveform given in memory is not limited.
 
     Returns:
         ``(audio, rate)``: float32 ``(samples,)`` and ``target_rate`` (or the input's rate).
 
     Raises:
-        vocoder.audio.AudioError: unreadable file, no sample rate, a rate that is not
-            positive, samples that are not numbers or not finite, more than a few channels,
-            no samples.
+        vocoder.audio.AudioError: unreadable file, no sample rate, a rate outside 4-192 kHz,
+            samples that are not numbers or not finite, more than a few channels, no samples,
+            a file longer than ``max_seconds``.
     """
     if isinstance(audio, (str, os.PathLike)):
-        return load_audio(audio, sample_rate=target_rate)
+        return load_audio(audio, sample_rate=target_rate, max_seconds=max_seconds)
     if isinstance(audio, tuple):
         if len(audio) != 2:
             raise AudioError(f"{what}: a tuple must be (waveform, sample_rate)")
@@ -75,8 +77,7 @@ def load_input_audio(audio: AudioInput, sample_rate: int | None = None, *,
             audio, sample_rate = sample_rate, audio  # Gradio's (sample_rate, waveform)
     if sample_rate is None:
         raise AudioError(f"{what}: a waveform needs its sample rate (sample_rate=...)")
-    if int(sample_rate) <= 0:
-        raise AudioError(f"{what}: sample rate must be positive, got {sample_rate}")
+    check_rate(sample_rate, what)
     wav = audio.detach().cpu().numpy() if isinstance(audio, Tensor) else np.asarray(audio)
     if np.issubdtype(wav.dtype, np.integer):
         wav = _pcm_to_float(wav, what)
@@ -101,10 +102,11 @@ def load_input_audio(audio: AudioInput, sample_rate: int | None = None, *,
     return wav, rate
 
 
-def load_mono(path: str | os.PathLike, sample_rate: int) -> Tensor:
+def load_mono(path: str | os.PathLike, sample_rate: int, *,
+              max_seconds: float | None = MAX_SECONDS) -> Tensor:
     """An audio file as a mono float32 tensor ``(samples,)`` at ``sample_rate`` Hz
     (:func:`load_input_audio` of a path). Errors name the file."""
-    wav, _ = load_input_audio(path, target_rate=sample_rate)
+    wav, _ = load_input_audio(path, target_rate=sample_rate, max_seconds=max_seconds)
     return torch.from_numpy(wav)
 
 
@@ -136,8 +138,6 @@ def resample_tensor(wav: Tensor, orig_sr: int, target_sr: int) -> Tensor:
     file and an in-memory waveform give the same samples. The output has
     ``ceil(samples * target_sr / orig_sr)`` samples and keeps the input's device and dtype.
     """
-    if orig_sr <= 0 or target_sr <= 0:
-        raise ValueError(f"sample rates must be positive, got {orig_sr} -> {target_sr}")
     if orig_sr == target_sr:
         return wav
     out = resample(wav.detach().cpu().float().numpy(), orig_sr, target_sr)

@@ -30,7 +30,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from vocoder.atomic import atomic_path
+from vocoder.atomic import MAX_NAME_BYTES, make_dir, remove_stale_temps, write_text
 from vocoder.audio import resample
 from vocoder.errors import HifisynthError, InputError, one_line
 
@@ -105,6 +105,10 @@ def _check_id(value: str) -> str | None:
         return f"id longer than {_ID_MAX} characters"
     if value.startswith(".") or _BAD_ID.search(value):
         return f"id {value!r} cannot be a file name (no '/', '\\', control characters or leading '.')"
+    size = len(f"{value}.wav".encode("utf-8", "surrogatepass"))
+    if size > MAX_NAME_BYTES:  # file systems count bytes: 150 CJK characters are 450
+        return (f"id too long for a file name: '{value[:20]}...' makes a {size}-byte name "
+                f"(at most {MAX_NAME_BYTES} bytes in UTF-8, with '.wav')")
     return None
 
 
@@ -247,8 +251,9 @@ class BatchSummary:
         }
 
     def save(self, path: str | os.PathLike) -> None:
-        with atomic_path(path) as tmp:
-            tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+        """Write the summary JSON atomically (:class:`vocoder.atomic.OutputError` if it
+        cannot be written)."""
+        write_text(path, json.dumps(self.to_dict(), indent=2) + "\n")
 
 
 @dataclass
@@ -297,15 +302,16 @@ class BatchRunner:
 
     def run(self, items: Sequence[Item], summary: BatchSummary) -> BatchSummary:
         """Process ``items`` (one shard), filling and returning ``summary``."""
-        self.output_dir.mkdir(parents=True, exist_ok=True)
-        self._remove_stale_temp_files(items)
+        make_dir(self.output_dir)
+        remove_stale_temps(self.output_dir,  # a killed run's, for this shard's items only
+                           {f"{item.id}.wav" for item in items if item.id is not None})
         summary.items = len(items)
         pending: list[Item] = []
         bad: list[tuple[Item, str]] = []
         for item in items:
             if item.error is not None:
                 bad.append((item, item.error))
-            elif not self.overwrite and self.output_path(item).is_file():
+            elif not self.overwrite and _is_file(self.output_path(item)):
                 summary.skipped += 1
             elif (problem := _voice_problem(item)) is not None:
                 bad.append((item, problem))
@@ -340,16 +346,6 @@ class BatchRunner:
         return summary
 
     # -------------------------------------------------------------------- steps
-
-    def _remove_stale_temp_files(self, items: Sequence[Item]) -> None:
-        """Temp files a killed run left for this shard's items (others' may be in use)."""
-        mine = {f"{item.id}.wav" for item in items if item.id is not None}
-        for entry in os.scandir(self.output_dir):
-            name = entry.name
-            if name.startswith(".") and name.endswith(".tmp"):
-                target = name[1:-len(".tmp")].rpartition(".")[0]
-                if target in mine:
-                    Path(entry.path).unlink(missing_ok=True)
 
     def _load_models(self, pending: list[Item], summary: BatchSummary) -> list[Item]:
         """Load what the items need before starting. A missing mel vocoder or base voice stops
@@ -433,9 +429,8 @@ class BatchRunner:
 
         try:
             save_wav(self.output_path(ready.item), ready.audio, ready.sample_rate)
-        except OSError as exc:
-            self._fail(summary, ready.item, f"cannot write {self.output_path(ready.item)}: "
-                                            f"{exc.strerror or exc}")
+        except (HifisynthError, OSError) as exc:  # a full disk, a folder in the way...
+            self._fail(summary, ready.item, self.explain(exc))
             return
         summary.done_ids.append(str(ready.item.id))
         summary.audio_seconds += len(ready.audio) / ready.sample_rate
@@ -446,7 +441,7 @@ class BatchRunner:
         from tqdm import tqdm
 
         return tqdm(total=total, initial=initial, unit="utt", desc="synth batch", file=sys.stderr,
-                    dynamic_ncols=True, mininterval=0.5)
+                    dynamic_ncols=True, mininterval=0.5, disable=None)  # a terminal only
 
     def _fail(self, summary: BatchSummary, item: Item, reason: str, quiet: bool = False) -> None:
         summary.failed.append({"id": item.id, "line": item.line, "reason": reason})
@@ -480,6 +475,13 @@ def _voice_problem(item: Item) -> str | None:
             return (f"unknown voice: {path} is neither a saved voice (.pt) nor reference audio "
                     f"({', '.join(AUDIO_EXTENSIONS)})")
     return None
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # a name the file system refuses: not done
+        return False
 
 
 def _describe(item: Item) -> str:

@@ -85,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - user errors become one line, bugs re-raise
         if not isinstance(exc, HifisynthError):  # a bug: keep its traceback
             raise
-        print(error_line(exc), file=sys.stderr)
+        print(error_line(exc, args), file=sys.stderr)
         return exc.exit_code
 
 
@@ -94,13 +94,22 @@ KIND_OPTIONS = {"mel_vocoder": "--vocoder", "feature_vocoder": "--vc-vocoder",
                 "feature_extractor": "--extractor"}
 
 
-def error_line(exc: BaseException) -> str:
+#: Which option raises each limit (an error's ``key``).
+LIMIT_OPTIONS = {"max_seconds": "max_seconds", "max_audio_seconds": "max_seconds",
+                 "max_text_chars": "max_text_chars"}
+
+
+def error_line(exc: BaseException, args: argparse.Namespace | None = None) -> str:
     """``synth: error: <message>`` on one line, with the command's hints for model errors:
     how to fetch a missing model, the Griffin-Lim vocoder when a mel vocoder is missing, the
-    option a model of another kind belongs to."""
+    option a model of another kind belongs to; and, for a limit the command has an option
+    for (in ``args``), that option."""
     from synth.models import ModelKindError, ModelUnavailableError
 
     message = one_line(exc)
+    option = LIMIT_OPTIONS.get(getattr(exc, "key", None) or "")
+    if option is not None and args is not None and option in vars(args):
+        message += f" (raise it with --{option.replace('_', '-')})"
     if isinstance(exc, ModelUnavailableError) and exc.models:
         names = " ".join(exc.models)
         if exc.offline:

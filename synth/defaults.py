@@ -10,3 +10,4 @@ DEFAULT_EXTRACTOR = "wavlm-large"
 GRIFFINLIM = "griffinlim"  # Griffin-Lim inversion of the mel: no weights, only when asked for
 NO_VOCODER = "none"  # no mel vocoder: text to speech returns the espeak-ng base voice as it is
 DEFAULT_EXTRACTOR_ARCH = "WAVLM_LARGE"  # architecture of an extractor given as a weights file
+MAX_TEXT_CHARS = 10_000  # longest text spoken at once by default (about 11 minutes of speech)

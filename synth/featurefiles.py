@@ -33,8 +33,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from vocoder.audio import AudioError, atomic_path
-from vocoder.errors import InputError
+from vocoder.atomic import OutputError, save_npy, write_text
+from vocoder.audio import MAX_SECONDS, AudioError
+from vocoder.errors import InputError, shown
+from vocoder.frames import native_float
+from vocoder.safeload import MAX_FEATURE_FILE_BYTES, TorchFileError, torch_load
 
 from .audio import load_mono
 from .corpus import Utterance
@@ -75,25 +78,29 @@ def find_feature_file(directory: str | os.PathLike, utt_id: str) -> Path | None:
 
 
 def _load(path: Path, header_only: bool) -> np.ndarray | Tensor:
+    if path.suffix == ".pt":  # read safely, never inflated (vocoder.safeload)
+        try:
+            obj = torch_load(path, what="feature file", max_bytes=MAX_FEATURE_FILE_BYTES,
+                             mmap=header_only, finite=False)
+        except TorchFileError as exc:
+            if not header_only or exc.unsafe or "corrupt" not in str(exc):
+                raise FeatureFileError(str(exc)) from None
+            obj = torch_load(path, what="feature file",  # legacy format: no mmap
+                             max_bytes=MAX_FEATURE_FILE_BYTES, finite=False)
+        if not isinstance(obj, Tensor):
+            raise FeatureFileError(f"{shown(path)}: cannot read .pt feature file (expected one "
+                                   f"tensor, got {type(obj).__name__})")
+        return obj
     try:
-        if path.suffix == ".pt":
-            try:
-                obj = torch.load(path, map_location="cpu", weights_only=True, mmap=header_only)
-            except RuntimeError:
-                if not header_only:
-                    raise
-                obj = torch.load(path, map_location="cpu", weights_only=True)  # legacy format
-            if not isinstance(obj, Tensor):
-                raise ValueError(f"expected one tensor, got {type(obj).__name__}")
-            return obj
         with open(path, "rb") as f:
             if f.read(6) != b"\x93NUMPY":
                 raise ValueError("not a .npy file")
-        return np.load(path, allow_pickle=False, mmap_mode="r" if header_only else None)
-    except Exception as exc:  # pickle/zip/format errors of any kind
+        array = np.load(path, allow_pickle=False, mmap_mode="r" if header_only else None)
+    except Exception as exc:  # format errors of any kind
         text = str(exc).strip().splitlines()
-        raise FeatureFileError(f"{path}: cannot read {path.suffix} feature file "
+        raise FeatureFileError(f"{shown(path)}: cannot read {path.suffix} feature file "
                                f"({text[0] if text else type(exc).__name__})") from None
+    return array if header_only else native_float(array)
 
 
 def _frames_dim(path: Path, shape: Sequence[int], dim: int | None) -> tuple[int, int]:
@@ -149,9 +156,7 @@ def write_features(path: str | os.PathLike, features: Tensor, dtype: str = "floa
     if not np.isfinite(array).all():
         raise FeatureFileError(f"{path}: features are not finite in {dtype} (float16 holds "
                                "|x| <= 65504); write them as float32")
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            np.save(f, array)
+    save_npy(path, array)
 
 
 # ---------------------------------------------------------------------- set info
@@ -244,8 +249,7 @@ def claim_output_dir(directory: str | os.PathLike, info: FeatureSetInfo,
             raise FeatureFileError(
                 f"{directory}: holds .npy files but no {INFO_NAME}, so they were not written by "
                 "this command; use another output directory, or --overwrite to replace them")
-    with atomic_path(directory / INFO_NAME) as tmp:
-        tmp.write_text(json.dumps(info.to_dict(), indent=2) + "\n", encoding="utf-8")
+    write_text(directory / INFO_NAME, json.dumps(info.to_dict(), indent=2) + "\n")
 
 
 # ---------------------------------------------------------------------- frames
@@ -345,14 +349,16 @@ def error_text(exc: BaseException) -> str:
     return text or type(exc).__name__
 
 
-def load_for_extractor(extractor: SSLFeatureExtractor, utt: Utterance) -> Tensor:
+def load_for_extractor(extractor: SSLFeatureExtractor, utt: Utterance,
+                       max_seconds: float | None = MAX_SECONDS) -> Tensor:
     """An utterance's audio as mono float32 ``(samples,)`` at the extractor's rate, at least
     one frame long.
 
     Raises:
-        AudioError: unreadable file; ValueError: shorter than one frame.
+        AudioError: unreadable file, or longer than ``max_seconds``; ValueError: shorter than
+            one frame.
     """
-    wav = load_mono(utt.audio, extractor.sample_rate)
+    wav = load_mono(utt.audio, extractor.sample_rate, max_seconds=max_seconds)
     if aligned_frames(extractor, wav.shape[0]) == 0:
         raise ValueError(f"audio too short: {wav.shape[0]} samples at {extractor.sample_rate} Hz, "
                          f"one frame needs {extractor.hop_length}")
@@ -362,13 +368,14 @@ def load_for_extractor(extractor: SSLFeatureExtractor, utt: Utterance) -> Tensor
 def extract_corpus(extractor: SSLFeatureExtractor, utterances: Sequence[Utterance],
                    output_dir: str | os.PathLike, layer: int, *, save_dtype: str = "float16",
                    batch_seconds: float = 60.0, overwrite: bool = False, progress: bool = True,
-                   log: Log = report) -> JobSummary:
+                   log: Log = report, max_seconds: float | None = MAX_SECONDS) -> JobSummary:
     """Write ``output_dir/<id>.npy`` features ``(samples // hop, dim)`` for every utterance.
 
     Resumable: utterances whose file exists are skipped (unless ``overwrite``); files are
     written atomically, so an existing file is complete. A bad item (unreadable or too short
     audio, features that overflow ``save_dtype``) is reported through ``log`` and skipped.
-    Audio is read and extracted in batches of about ``batch_seconds``.
+    Audio is read and extracted in batches of about ``batch_seconds``; a file longer than
+    ``max_seconds`` is a bad item.
 
     Raises:
         FeatureFileError: ``output_dir`` holds features made with other settings.
@@ -390,7 +397,7 @@ def extract_corpus(extractor: SSLFeatureExtractor, utterances: Sequence[Utteranc
         for utt in _chain(todo):
             if utt is not None:
                 try:
-                    batch.append((utt, load_for_extractor(extractor, utt)))
+                    batch.append((utt, load_for_extractor(extractor, utt, max_seconds)))
                 except (AudioError, ValueError, OSError) as exc:
                     summary.fail(utt, error_text(exc), log)
                     bar.update(1)
@@ -402,7 +409,7 @@ def extract_corpus(extractor: SSLFeatureExtractor, utterances: Sequence[Utteranc
                     try:
                         write_features(output_path(output_dir, item.id), f, save_dtype)
                         summary.written += 1
-                    except (FeatureFileError, OSError) as exc:
+                    except (FeatureFileError, OutputError, OSError) as exc:
                         summary.fail(item, error_text(exc), log)
                     bar.update(1)
                 batch = []

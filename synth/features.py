@@ -534,11 +534,12 @@ def load_state_dict_file(path: str | os.PathLike) -> dict[str, Tensor]:
     path = Path(path)
     if not path.is_file():
         raise FeatureError(f"{path}: weights file not found")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # pickle errors, unsafe content, truncated files
-        raise FeatureError(f"{path}: cannot read weights ({str(exc).strip().splitlines()[0]})") \
-            from None
+    from vocoder.safeload import MAX_EXTRACTOR_BYTES, TorchFileError, torch_load
+
+    try:  # read safely, never inflated; NaN weights refused
+        state = torch_load(path, what="weights file", max_bytes=MAX_EXTRACTOR_BYTES)
+    except TorchFileError as exc:
+        raise FeatureError(str(exc)) from None
     for key in ("state_dict", "model"):
         if isinstance(state, Mapping) and isinstance(state.get(key), Mapping):
             state = state[key]

@@ -30,7 +30,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from vocoder.audio import AudioError, atomic_path
+from vocoder.atomic import save_torch
+from vocoder.audio import MAX_SECONDS, AudioError
+from vocoder.safeload import MAX_MATCHING_SET_BYTES, TorchFileError, torch_load
 from vocoder.chunking import vocode_batched
 from vocoder.generator import HiFiGANGenerator, receptive_field_frames
 from vocoder.errors import InputError
@@ -109,8 +111,7 @@ class MatchingSet:
             "sources": [str(s) for s in self.sources],
             "source_frames": [int(n) for n in self.source_frames],
         }
-        with atomic_path(path) as tmp:
-            torch.save(payload, tmp)
+        save_torch(path, payload)
 
     @classmethod
     def load(cls, path: str | os.PathLike, *, model: str | None = None,
@@ -123,11 +124,10 @@ class MatchingSet:
         path = Path(path)
         if not path.is_file():
             raise MatchingSetError(f"{path}: matching set file not found")
-        try:
-            data = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:
-            raise MatchingSetError(f"{path}: not a readable matching set "
-                                   f"({str(exc).strip().splitlines()[0]})") from None
+        try:  # read safely, never inflated (vocoder.safeload)
+            data = torch_load(path, what="matching set", max_bytes=MAX_MATCHING_SET_BYTES)
+        except TorchFileError as exc:
+            raise MatchingSetError(str(exc)) from None
         if not isinstance(data, dict) or data.get("format") != MATCHING_SET_FORMAT:
             raise MatchingSetError(f"{path}: not a hifisynth matching set")
         if data.get("version") != MATCHING_SET_VERSION:
@@ -146,12 +146,14 @@ class MatchingSet:
         return out
 
 
-def _load_source(source: AudioSource, sample_rate: int, index: int) -> tuple[Tensor, str]:
+def _load_source(source: AudioSource, sample_rate: int, index: int,
+                 max_seconds: float | None = MAX_SECONDS) -> tuple[Tensor, str]:
     """Mono float32 ``(samples,)`` at ``sample_rate`` and a name for messages; a bare
     waveform is taken to be at ``sample_rate`` (see :func:`synth.audio.load_input_audio`)."""
     name = str(source) if isinstance(source, (str, os.PathLike)) else f"<waveform {index}>"
     try:
-        wav, _ = load_input_audio(source, sample_rate, target_rate=sample_rate, what=name)
+        wav, _ = load_input_audio(source, sample_rate, target_rate=sample_rate, what=name,
+                                  max_seconds=max_seconds)
     except AudioError as exc:
         if isinstance(source, (str, os.PathLike)):
             raise
@@ -161,7 +163,8 @@ def _load_source(source: AudioSource, sample_rate: int, index: int) -> tuple[Ten
 
 def build_matching_set(extractor: SSLFeatureExtractor, sources: Sequence[AudioSource],
                        layer: int = KNNVC_LAYER, *, trim: str = "energy",
-                       top_db: float = 40.0, batch_seconds: float = 120.0) -> MatchingSet:
+                       top_db: float = 40.0, batch_seconds: float = 120.0,
+                       max_seconds: float | None = MAX_SECONDS) -> MatchingSet:
     """Features of one or more reference recordings of the target speaker, concatenated.
 
     Args:
@@ -174,6 +177,7 @@ def build_matching_set(extractor: SSLFeatureExtractor, sources: Sequence[AudioSo
         top_db: energy VAD threshold below the loudest frame (dB).
         batch_seconds: audio loaded at once; sources are read and extracted in groups of
             about this much (long files are still cut into windows by the extractor).
+        max_seconds: longest file read (``None``: no limit).
 
     Returns:
         :class:`MatchingSet` with float32 features on the extractor's device.
@@ -193,7 +197,7 @@ def build_matching_set(extractor: SSLFeatureExtractor, sources: Sequence[AudioSo
         group, seconds = [], 0.0
 
     for i, source in enumerate(sources):
-        wav, name = _load_source(source, rate, i)
+        wav, name = _load_source(source, rate, i, max_seconds)
         trimmed = trim_silence(wav, rate, trim, top_db=top_db)
         if trimmed.shape[0] < extractor.receptive_field:
             raise MatchingSetError(
@@ -287,6 +291,7 @@ class KnnVCConfig:
             each pass has the generator's receptive field as context, so the output is the
             same as one pass over everything).
         knn_memory_mb: distance-matrix budget of :func:`knn_regress`.
+        max_audio_seconds: longest source or reference file read (``None``: no limit).
     """
 
     layer: int = KNNVC_LAYER
@@ -296,6 +301,7 @@ class KnnVCConfig:
     target_loudness: float | None = -16.0
     vocoder_chunk_frames: int = 1500
     knn_memory_mb: float = 256.0
+    max_audio_seconds: float | None = MAX_SECONDS
 
 
 class KnnVC:
@@ -334,11 +340,13 @@ class KnnVC:
     def build_matching_set(self, sources: Sequence[AudioSource]) -> MatchingSet:
         """Matching set of reference recordings (see :func:`build_matching_set`)."""
         return build_matching_set(self.extractor, sources, self.config.layer,
-                                  trim=self.config.trim, top_db=self.config.top_db)
+                                  trim=self.config.trim, top_db=self.config.top_db,
+                                  max_seconds=self.config.max_audio_seconds)
 
     def query_features(self, source: AudioSource) -> Tensor:
         """Features ``(frames, dim)`` of the source speech (not trimmed, as in kNN-VC)."""
-        wav, _ = _load_source(source, self.extractor.sample_rate, 0)
+        wav, _ = _load_source(source, self.extractor.sample_rate, 0,
+                              self.config.max_audio_seconds)
         return self.extractor.extract_list([wav], self.config.layer)[0]
 
     def vocode(self, features: Tensor) -> Tensor:

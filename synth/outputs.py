@@ -1,5 +1,6 @@
 """A folder of results served to the web app's users: WAV and PNG files, each in a folder of
-its own, removed after a while."""
+its own, removed after a while. Written atomically (:mod:`vocoder.atomic`): a full disk is one
+:class:`vocoder.atomic.OutputError` naming the file, which the app shows as it is."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vocoder.atomic import atomic_open, make_dir
 from vocoder.audio import save_wav
 
 
@@ -39,14 +41,13 @@ class OutputFolder:
         from PIL import Image
 
         path = self._new(f"{stem}.png")
-        Image.fromarray(image).save(path, format="PNG", compress_level=1)
+        with atomic_open(path) as handle:
+            Image.fromarray(image).save(handle, format="PNG", compress_level=1)
         return str(path)
 
     def _new(self, name: str) -> Path:
         self.sweep()
-        folder = self.path / uuid.uuid4().hex
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder / name
+        return make_dir(self.path / uuid.uuid4().hex) / name
 
     def sweep(self, now: float | None = None) -> None:
         """Remove result folders older than :attr:`ttl`."""

@@ -54,7 +54,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from vocoder.audio import AudioError, resample, save_wav
+from vocoder.audio import MAX_SECONDS, AudioError, resample, save_wav
 from vocoder.errors import InputError
 from vocoder.families.loaded import LoadedVocoder
 from vocoder.frames import load_npy
@@ -62,7 +62,7 @@ from vocoder.inference import FrameVocoder, vocode
 
 from .audio import AudioInput, load_input_audio
 from .defaults import (DEFAULT_EXTRACTOR, DEFAULT_EXTRACTOR_ARCH, DEFAULT_MEL_VOCODER,
-                       DEFAULT_VC_VOCODER, GRIFFINLIM, NO_VOCODER)
+                       DEFAULT_VC_VOCODER, GRIFFINLIM, MAX_TEXT_CHARS, NO_VOCODER)
 from .hub import ModelHub, ModelSpec
 from .voices import Voice, VoiceStore, is_saved_voice, reference_list
 
@@ -74,7 +74,15 @@ VocoderChoice = Union[str, os.PathLike, ModelSpec, LoadedVocoder, FrameVocoder, 
 
 
 class PipelineError(InputError):
-    """Input or settings the pipeline cannot use; the message says what and how to fix it."""
+    """Input or settings the pipeline cannot use; the message says what and how to fix it.
+
+    ``key`` names the :class:`SynthConfig` limit the error is about (``"max_text_chars"``),
+    when it is about one, so a front end can name its own option.
+    """
+
+    def __init__(self, message: str, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
 
 
 @dataclass(frozen=True)
@@ -122,6 +130,10 @@ class SynthConfig:
         max_batch_size: utterances per vocoder call.
         chunk_frames: longer mels are vocoded in chunks of this many frames (same output).
         voices_kept: matching sets made from files that are kept for reuse.
+        max_text_chars: longest text spoken at once (``None``: no limit); the base voice's
+            audio, its mel and the vocoder's output are held whole, about 50 kB per character.
+        max_audio_seconds: longest audio file read, and longest mel vocoded (``None``: no
+            limit).
     """
 
     vocoder: str = DEFAULT_MEL_VOCODER
@@ -140,6 +152,8 @@ class SynthConfig:
     max_batch_size: int = 64
     chunk_frames: int = 2000
     voices_kept: int = 8
+    max_text_chars: int | None = MAX_TEXT_CHARS
+    max_audio_seconds: float | None = MAX_SECONDS
 
     def __post_init__(self) -> None:
         for f in fields(self):  # paths are kept as strings
@@ -159,7 +173,12 @@ class SynthConfig:
                    "at least 1 or None"),
                   ("max_batch_size", self.max_batch_size >= 1, "at least 1"),
                   ("chunk_frames", self.chunk_frames >= 1, "at least 1"),
-                  ("voices_kept", self.voices_kept >= 0, "0 or more")]
+                  ("voices_kept", self.voices_kept >= 0, "0 or more"),
+                  ("max_text_chars", self.max_text_chars is None or self.max_text_chars >= 1,
+                   "at least 1 or None"),
+                  ("max_audio_seconds",
+                   self.max_audio_seconds is None or self.max_audio_seconds > 0,
+                   "positive or None")]
         for name, ok, allowed in checks:
             if not ok:
                 raise PipelineError(f"{name} must be {allowed}, got {getattr(self, name)}")
@@ -317,7 +336,8 @@ class Synthesizer:
         extractor = self.hub.load(extractor_spec)
         generator = self.hub.load(vocoder_spec)
         layer = self.config.layer or default_layer(self.hub, extractor_spec) or KNNVC_LAYER
-        settings = KnnVCConfig(layer=layer, k=self.config.k, target_loudness=self.config.loudness)
+        settings = KnnVCConfig(layer=layer, k=self.config.k, target_loudness=self.config.loudness,
+                               max_audio_seconds=self.config.max_audio_seconds)
         try:
             return KnnVC(extractor, generator, config=settings)
         except ValueError as exc:  # layer out of range, feature sizes that do not match
@@ -360,6 +380,8 @@ class Synthesizer:
         """The mel ``vocoder`` takes, ``(num_mels, frames)``, of mono audio at its rate
         (``frames = frontend.num_frames(samples)``: ``samples // hop`` for HiFi-GAN's mel,
         ``1 + samples // hop`` for the centred mels of SpeechBrain, ESPnet and Coqui)."""
+        from vocoder.melchunks import chunked_mel
+
         loaded = self.loaded_vocoder(vocoder)
         frontend = loaded.frontend
         x = torch.as_tensor(wav, dtype=torch.float32)
@@ -367,8 +389,8 @@ class Synthesizer:
             seconds = frontend.min_samples / loaded.vocoder.sample_rate
             raise PipelineError(f"{what}: too short: {x.shape[-1]} samples; the mel frontend needs "
                                 f"at least {frontend.min_samples} ({seconds * 1000:.0f} ms)")
-        with torch.inference_mode():
-            return frontend(x.to(self.device))
+        with torch.inference_mode():  # in chunks: long audio never holds its whole STFT
+            return chunked_mel(frontend, x)
 
     def vocode_frames(self, mels: Sequence[np.ndarray | Tensor], *, vocoder: VocoderChoice = None,
                       max_batch_size: int | None = None,
@@ -395,6 +417,11 @@ class Synthesizer:
         """
         if not isinstance(text, str):
             raise PipelineError(f"text must be a string, got {type(text).__name__}")
+        limit = self.config.max_text_chars
+        if limit is not None and len(text) > limit:
+            raise PipelineError(f"text of {len(text):,} characters is longer than the limit of "
+                                f"{limit:,} (split it, e.g. one utterance per manifest line)",
+                                key="max_text_chars")
         return self.espeak.speak(text)
 
     # ------------------------------------------------------------------ the four paths
@@ -422,7 +449,8 @@ class Synthesizer:
         mels = []
         for i, audio in enumerate(audios):
             label = _label(audio, i)
-            wav, _ = load_input_audio(audio, sample_rate, target_rate=rate, what=label)
+            wav, _ = load_input_audio(audio, sample_rate, target_rate=rate, what=label,
+                                      max_seconds=self.config.max_audio_seconds)
             mels.append(self.mel(wav, label, vocoder=loaded))
         return [SynthResult(w, rate) for w in self.vocode_frames(mels, vocoder=loaded)]
 
@@ -450,6 +478,12 @@ class Synthesizer:
             hint = (" (it looks transposed: give (num_mels, frames))"
                     if len(shape) == 2 and shape[1] == voc.input_channels else "")
             raise PipelineError(f"{exc}{hint}") from None
+        seconds = frames.shape[-1] * voc.upsample_factor / voc.sample_rate
+        limit = self.config.max_audio_seconds
+        if limit is not None and seconds > limit:
+            raise PipelineError(f"{source}: {frames.shape[-1]} frames make {seconds:.1f} s of "
+                                f"audio, longer than the limit of {limit:g} s",
+                                key="max_audio_seconds")
         return SynthResult(self.vocode_frames([frames[0]], vocoder=loaded)[0], voc.sample_rate)
 
     def speak(self, text: str, voice: Voice | None = None, *, vocoder: VocoderChoice = None,
@@ -490,7 +524,7 @@ class Synthesizer:
         vc = self.knnvc
         matching_set = self.load_voice(voice)
         wav, _ = load_input_audio(source, sample_rate, target_rate=vc.extractor.sample_rate,
-                                  what=_label(source, 0))
+                                  what=_label(source, 0), max_seconds=self.config.max_audio_seconds)
         try:
             out = vc.convert(torch.from_numpy(wav), matching_set, k=k or self.config.k)
         except ValueError as exc:
@@ -553,5 +587,5 @@ def _label(audio: Any, index: int) -> str:
     return os.fspath(audio) if isinstance(audio, (str, os.PathLike)) else f"audio {index}"
 
 
-__all__ = ["PipelineError", "SynthConfig", "SynthResult", "Synthesizer", "VocoderChoice",
-           "load_mel_file"]
+__all__ = ["MAX_TEXT_CHARS", "PipelineError", "SynthConfig", "SynthResult", "Synthesizer",
+           "VocoderChoice", "load_mel_file"]

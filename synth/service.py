@@ -24,6 +24,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 import torch
 
+from vocoder.atomic import make_dir
 from vocoder.audio import resample
 from vocoder.config import preset_names
 from vocoder.errors import InputError
@@ -259,7 +260,7 @@ class SynthService:
         clips = read_clips(references, "reference", self.limits)
         if not clips:
             raise RequestError("upload one or more reference clips of the voice to save")
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_dir(path.parent)
         replaced = path.exists()
         with self.timing():
             voice = self.synth.save_voice([c.pair() for c in clips], path)

@@ -5,7 +5,8 @@ mono float32 through :func:`synth.audio.load_input_audio`; what had to be conver
 mixed down, 8-bit or float samples, samples beyond full scale, another rate) is reported as
 notes. Messages name the upload by what it is and its file name, never the server's folder.
 Uploads are read by any format libsndfile reads (WAV, FLAC, OGG/Vorbis and Opus, MP3...),
-without ffmpeg.
+without ffmpeg, through the one audio reader (:mod:`vocoder.audio`): the header is checked
+(sample rate, duration) before anything is decoded.
 """
 
 from __future__ import annotations
@@ -20,9 +21,8 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-import soundfile as sf
 
-from vocoder.audio import AudioError
+from vocoder.audio import AudioError, SampleRateError, read_header
 from vocoder.models import sha256_file
 from vocoder.config import SAMPLE_RATE_RANGE
 from vocoder.errors import InputError
@@ -110,22 +110,24 @@ def read_clip(path: str | os.PathLike, what: str, limits: Limits,
     path = Path(path)
     label = f"{what} ({path.name})"
     check_size(path, label, limits)
-    try:
-        info = sf.info(str(path))
-    except Exception:  # noqa: BLE001 - soundfile raises several types for unreadable data
+    try:  # the one audio reader's header check: nothing is decoded yet
+        info = read_header(path)
+    except SampleRateError as exc:
+        raise UploadError(f"{label}: sample rate {exc.rate:g} Hz is not usable; speech "
+                          f"recordings are {MIN_RATE}-{MAX_RATE} Hz (16000, 22050, 44100, "
+                          "48000...)") from None
+    except AudioError:
         raise UploadError(f"{label}: not an audio file the app can read (corrupt, or not "
                           "WAV/FLAC/OGG/MP3)") from None
-    if info.samplerate < MIN_RATE or info.samplerate > MAX_RATE:
-        raise UploadError(f"{label}: sample rate {info.samplerate} Hz is not usable; speech "
-                          f"recordings are {MIN_RATE}-{MAX_RATE} Hz (16000, 22050, 44100, "
-                          "48000...)")
-    duration = info.frames / info.samplerate if info.frames > 0 else 0.0
-    if duration > limits.max_seconds:
-        raise UploadError(f"{label}: {duration:.1f} s long; the limit is "
+    if info.seconds > limits.max_seconds:
+        raise UploadError(f"{label}: {info.seconds:.1f} s long; the limit is "
                           f"{limits.max_seconds:g} s (trim the clip)")
     try:
-        wav, sr = load_input_audio(path)
+        wav, sr = load_input_audio(path, max_seconds=limits.max_seconds)
     except AudioError as exc:
+        if exc.key == "max_seconds":  # a header that understated the length
+            raise UploadError(f"{label}: longer than the limit of {limits.max_seconds:g} s "
+                              "(trim the clip)") from None
         raise UploadError(f"{label}: {strip_path(str(exc), path)}") from None
     seconds = len(wav) / sr
     if seconds > limits.max_seconds:

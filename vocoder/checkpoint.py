@@ -25,42 +25,24 @@ mel frontend it expects.
 from __future__ import annotations
 
 import os
-import pickle
-import re
-import warnings
 import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
-import torch
 from torch import Tensor
 
-from .atomic import atomic_path
-from .errors import InputError
+from .atomic import make_dir, save_torch
+from .errors import InputError, shown
 from .config import ConfigError, HiFiGANConfig, PRESETS, preset
 from .generator import HiFiGANGenerator
 from .weightnorm import current_weight_norm_names, legacy_weight_norm_names
+from .safeload import MAX_CHECKPOINT_BYTES, TorchFileError, torch_load
 
 if TYPE_CHECKING:
     from .families.loaded import LoadedVocoder
 
 class CheckpointError(InputError):
     """A checkpoint that cannot be loaded; the message names the file and the reason."""
-
-
-def _numpy_data_globals() -> list[Any]:
-    """numpy's scalar and array reconstructors and dtypes: data only, no code (under both
-    numpy 1's and numpy 2's module names, as files pickled by either carry them)."""
-    import numpy as np
-
-    core = np._core.multiarray if hasattr(np, "_core") else np.core.multiarray
-    found: list[Any] = [np.ndarray, np.dtype]
-    for fn in (core.scalar, core._reconstruct):
-        found += [fn] + [(fn, f"{mod}.{fn.__name__}")
-                         for mod in ("numpy.core.multiarray", "numpy._core.multiarray")]
-    found += [type(np.dtype(t)) for t in (np.float16, np.float32, np.float64, np.int8, np.int16,
-                                          np.int32, np.int64, np.uint8, np.bool_)]
-    return found
 
 
 def is_torchscript(path: str | os.PathLike) -> bool:
@@ -73,39 +55,30 @@ def is_torchscript(path: str | os.PathLike) -> bool:
     return any("/code/" in n for n in names) and any(n.endswith("constants.pkl") for n in names)
 
 
-def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """``torch.load`` a file safely (tensors, plain containers, numpy numbers) onto the CPU."""
+def read_checkpoint(path: str | os.PathLike, *, max_bytes: int = MAX_CHECKPOINT_BYTES,
+                    finite: bool = True) -> dict[str, Any]:
+    """``torch.load`` a checkpoint safely (tensors, plain containers, numpy numbers) onto the
+    CPU, through :func:`vocoder.safeload.torch_load`.
+
+    Refused, naming the file, before anything is inflated: a compressed tensor entry or
+    entries that overlap (a file made to inflate), more than ``max_bytes`` once loaded; then a
+    file that would run code when unpickled (refused as unsafe, naming what it would call), a
+    TorchScript archive, and (``finite``) NaN or infinite values in any float tensor.
+
+    Raises:
+        CheckpointError: missing, empty, corrupt, inflating, too big, unsafe or non-finite.
+    """
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: checkpoint file not found")
-    if path.stat().st_size == 0:
-        raise CheckpointError(f"{path}: checkpoint file is empty")
-    if is_torchscript(path):
-        raise CheckpointError(f"{path}: a TorchScript archive, not a state dict; load it as "
-                              "the torchscript family")
+    if path.is_file() and path.stat().st_size > 0 and is_torchscript(path):
+        raise CheckpointError(f"{shown(path)}: a TorchScript archive, not a state dict; load it "
+                              "as the torchscript family")
     try:
-        with warnings.catch_warnings():  # garbage reads as an odd pickle protocol: we say corrupt
-            warnings.filterwarnings("ignore", message="Detected pickle protocol")
-            with torch.serialization.safe_globals(_numpy_data_globals()):
-                obj = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        text = str(exc)
-        if "unsupported global" in text.lower() or "can still be loaded" in text:
-            found = re.search(r"GLOBAL (\S+)", text)
-            what = f" ({found.group(1)})" if found else ""
-            raise CheckpointError(
-                f"{path}: refused: the checkpoint contains Python objects{what} that would run "
-                "code when loaded; only tensors and plain containers are accepted (re-save it "
-                "with torch.save(model.state_dict(), ...) from a trusted environment)") from None
-        raise CheckpointError(f"{path}: not a PyTorch checkpoint, or the file is corrupt") from None
-    except OSError as exc:
-        raise CheckpointError(f"{path}: cannot read checkpoint ({exc.strerror or exc})") from None
-    except Exception as exc:  # noqa: BLE001 - garbage makes the unpickler fail in any way
-        detail = (str(exc).splitlines() or [type(exc).__name__])[0][:120] or type(exc).__name__
-        raise CheckpointError(f"{path}: not a PyTorch checkpoint, or the file is corrupt "
-                              f"({detail})") from None
+        obj = torch_load(path, what="checkpoint", max_bytes=max_bytes, finite=finite)
+    except TorchFileError as exc:
+        raise CheckpointError(str(exc)) from None
     if not isinstance(obj, dict):
-        raise CheckpointError(f"{path}: expected a dict of tensors, got {type(obj).__name__}")
+        raise CheckpointError(f"{shown(path)}: expected a dict of tensors, got "
+                              f"{type(obj).__name__}")
     return obj
 
 
@@ -233,8 +206,7 @@ def save_generator(path: str | os.PathLike, generator: HiFiGANGenerator,
     """
     state = {k: v.detach().cpu() for k, v in generator.state_dict().items()}
     state = legacy_weight_norm_names(state)
-    with atomic_path(path) as tmp:
-        torch.save({"generator": state}, tmp)
+    save_torch(path, {"generator": state})
     if config is not None:
         config.save(Path(path).parent / "config.json")
 
@@ -313,8 +285,7 @@ def save_converted(loaded: "LoadedVocoder", out_dir: str | os.PathLike,
     generator.load_state_dict(loaded.generator_state)
     for conv in generator._convs():
         weight_norm(conv)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = make_dir(out_dir)
     save_generator(out / name, generator, loaded.hifigan)
     return out / name
 

@@ -19,10 +19,10 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .atomic import atomic_path
-from .audio import list_audio, load_audio, save_wav
+from .atomic import make_dir
+from .audio import MAX_SECONDS, list_audio, load_audio, read_header, save_wav, stream_audio
 from .config import AudioConfig
-from .errors import HifisynthError, InputError, one_line
+from .errors import HifisynthError, InputError, one_line, shown
 
 #: Hints for errors about a setting (their ``key``) whose option is not simply ``--<key>``.
 HINTS = {
@@ -33,7 +33,12 @@ HINTS = {
 
 
 class UsageError(InputError):
-    """Bad input from the user: printed as one line, exit status 2."""
+    """Bad input from the user: printed as one line, exit status 2; ``key`` names the option
+    it is about, if any."""
+
+    def __init__(self, message: str, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
 
 
 def error_line(exc: HifisynthError, args: argparse.Namespace | None = None) -> str:
@@ -53,20 +58,23 @@ def error_line(exc: HifisynthError, args: argparse.Namespace | None = None) -> s
 def _input_files(directory: str, suffixes: tuple[str, ...] | None, what: str) -> list[Path]:
     path = Path(directory)
     if not path.is_dir():
-        raise UsageError(f"{path}: input directory not found")
+        raise UsageError(f"{shown(path)}: input directory not found")
     if suffixes is None:
         files = list_audio(path)
     else:
         files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in suffixes)
     if not files:
-        raise UsageError(f"{path}: no {what} files found in the input directory")
+        raise UsageError(f"{shown(path)}: no {what} files found in the input directory")
     return files
 
 
 def _progress(items: Sequence[Path], desc: str):
+    """A progress bar on stderr when it is a terminal (none in logs and pipes, where a
+    failing run's stderr is then its one error line)."""
     from tqdm import tqdm
 
-    return tqdm(items, desc=desc, unit="file", file=sys.stderr, dynamic_ncols=True)
+    return tqdm(items, desc=desc, unit="file", file=sys.stderr, dynamic_ncols=True,
+                disable=None)
 
 
 def _note(message: str) -> None:
@@ -75,21 +83,66 @@ def _note(message: str) -> None:
     tqdm.write(message, file=sys.stderr)
 
 
-def _read_wav_for(path: Path, audio: AudioConfig, min_samples: int | None = None) -> np.ndarray:
+def add_max_seconds(p: argparse.ArgumentParser, default: float = MAX_SECONDS,
+                    why: str = "a file is held in memory whole, with its mel and output") -> None:
+    """The ``--max-seconds`` option: the longest audio file a subcommand reads."""
+    p.add_argument("--max-seconds", type=positive_float, default=default, metavar="S",
+                   help=f"longest audio file read (default %(default)g s: {why})")
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a number greater than 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def _read_wav_for(path: Path, audio: AudioConfig, max_seconds: float | None,
+                  min_samples: int | None = None) -> np.ndarray:
     """Mono float audio at the config's rate (resampled, with a note), long enough for the mel
     frontend (``min_samples``; default one hop, and more than HiFi-GAN's reflect padding)."""
-    wav, sr = load_audio(path)
-    if sr != audio.sampling_rate:
-        _note(f"{path.name}: resampling from {sr} Hz to the config's {audio.sampling_rate} Hz")
-        from .audio import resample
-
-        wav = resample(wav, sr, audio.sampling_rate)
-    need = audio.min_samples if min_samples is None else min_samples
-    if len(wav) < need:
-        raise UsageError(f"{path}: audio of {len(wav)} samples is too short: the mel frontend "
-                         f"needs at least {need} (at least one hop of {audio.hop_size} samples, "
-                         "and more than its reflect padding)")
+    _header_with_note(path, audio)
+    wav, _ = load_audio(path, audio.sampling_rate, max_seconds=max_seconds)
+    _check_long_enough(path, len(wav), audio, min_samples)
     return wav
+
+
+def _header_with_note(path: Path, audio: AudioConfig):
+    """The file's header (an unusable rate is refused here, before decoding), with a note when
+    it will be resampled."""
+    info = read_header(path)
+    if info.sample_rate != audio.sampling_rate:
+        _note(f"{shown(path.name)}: resampling from {info.sample_rate} Hz to the config's "
+              f"{audio.sampling_rate} Hz")
+    return info
+
+
+def _check_long_enough(path: Path, samples: int, audio: AudioConfig,
+                       min_samples: int | None = None) -> None:
+    need = audio.min_samples if min_samples is None else min_samples
+    if samples < need:
+        raise UsageError(f"{shown(path)}: audio of {samples} samples is too short: the mel "
+                         f"frontend needs at least {need} (at least one hop of "
+                         f"{audio.hop_size} samples, and more than its padding)")
+
+
+def _mel_of(mel_fn, wav: np.ndarray, path: Path, device=None):
+    """The mel of a whole waveform, computed in chunks (vocoder.melchunks); a frontend's
+    complaint about the audio becomes a one-line error naming the file."""
+    import torch
+
+    from .melchunks import chunked_mel
+
+    try:
+        return chunked_mel(mel_fn, torch.from_numpy(wav))
+    except ValueError as exc:
+        if isinstance(exc, HifisynthError):
+            raise
+        raise UsageError(f"{shown(path)}: {one_line(exc)}") from None
 
 
 # ----------------------------------------------------------------------------- vocoder mel
@@ -173,21 +226,32 @@ def _frontend(args: argparse.Namespace):
 
 
 def _run_mel(args: argparse.Namespace) -> int:
-    import torch
+    from .audio import resampled_length
+    from .melchunks import write_mel_file
 
     mel_fn = _frontend(args)
     audio = mel_fn.audio
     files = _input_files(args.input_wavs, None, "audio")
-    out_dir = Path(args.output_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = make_dir(args.output_dir)
     for path in _progress(files, "mel"):
-        wav = _read_wav_for(path, audio, mel_fn.min_samples)
-        with torch.inference_mode():
-            mel = mel_fn(torch.from_numpy(wav)).numpy().astype(np.float32)
-        with atomic_path(out_dir / f"{path.stem}.npy") as tmp:
-            with open(tmp, "wb") as f:
-                np.save(f, mel)
-    _note(f"wrote {len(files)} mel files to {out_dir}")
+        # Streamed: the audio is read, resampled and turned into mel chunk by chunk, and the
+        # .npy written as it goes, so a file of any length takes the same memory.
+        info = _header_with_note(path, audio)
+        if info.frames > 0:
+            samples = resampled_length(info.frames, info.sample_rate, audio.sampling_rate)
+            blocks = stream_audio(path, audio.sampling_rate)
+        else:  # a stream whose header does not say its length: read it whole (bounded)
+            wav, _ = load_audio(path, audio.sampling_rate)
+            samples, blocks = len(wav), [wav]
+        _check_long_enough(path, samples, audio, mel_fn.min_samples)
+        try:
+            write_mel_file(out_dir / f"{path.stem}.npy", mel_fn, blocks, samples,
+                           source=str(path))
+        except ValueError as exc:
+            if isinstance(exc, HifisynthError):
+                raise
+            raise UsageError(f"{shown(path)}: {one_line(exc)}") from None
+    _note(f"wrote {len(files)} mel files to {shown(out_dir)}")
     return 0
 
 
@@ -216,12 +280,11 @@ def _add_infer(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"],
                    help="compute dtype; bfloat16 is about 1.6x faster than float32 on CPUs with "
                         "AVX512-BF16/AMX (and usually on GPUs); float16 needs a GPU")
+    add_max_seconds(p)
     p.set_defaults(run=_run_infer)
 
 
 def _run_infer(args: argparse.Namespace) -> int:
-    import torch
-
     from .frames import load_npy
 
     loaded = load_checkpoint(args, device=args.device, dtype=args.dtype)
@@ -234,18 +297,21 @@ def _run_infer(args: argparse.Namespace) -> int:
         files = _input_files(args.input_mels, (".npy",), ".npy")
     else:
         files = _input_files(args.input_wavs, None, "audio")
-    out_dir = Path(args.output_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = make_dir(args.output_dir)
     mel_fn = loaded.frontend if args.input_wavs else None
     audio_seconds = 0.0
     started = time.perf_counter()
     for path in _progress(files, "infer"):
         if mel_fn is None:
-            frames = voc.check_frames(load_npy(path), str(path))
+            frames = voc.check_frames(load_npy(path), shown(path))
+            seconds = frames.shape[-1] * voc.upsample_factor / audio.sampling_rate
+            if seconds > args.max_seconds:
+                raise UsageError(f"{shown(path)}: {frames.shape[-1]} frames make {seconds:.1f} s "
+                                 f"of audio, longer than the limit of {args.max_seconds:g} s",
+                                 key="max_seconds")
         else:
-            wav = _read_wav_for(path, audio, mel_fn.min_samples)
-            with torch.inference_mode():
-                frames = mel_fn(torch.from_numpy(wav).to(voc.device)).unsqueeze(0)
+            wav = _read_wav_for(path, audio, args.max_seconds, mel_fn.min_samples)
+            frames = _mel_of(mel_fn, wav, path).unsqueeze(0)
         wav_out = voc(frames)[0].cpu().numpy()
         save_wav(out_dir / f"{path.stem}.wav", wav_out, audio.sampling_rate)
         audio_seconds += len(wav_out) / audio.sampling_rate

@@ -381,10 +381,9 @@ class HiFiGANConfig:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the published JSON format atomically."""
-        from .atomic import atomic_path
+        from .atomic import write_text
 
-        with atomic_path(path) as tmp:
-            tmp.write_text(json.dumps(self.to_dict(), indent=4) + "\n")
+        write_text(path, json.dumps(self.to_dict(), indent=4) + "\n")
 
 
 def read_config_json(path: str | os.PathLike) -> dict[str, Any]:

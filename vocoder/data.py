@@ -40,9 +40,11 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset, Sampler
 
-from .audio import AUDIO_EXTENSIONS, AudioError, audio_info, list_audio, load_audio
+from .audio import AUDIO_EXTENSIONS, MAX_SECONDS, AudioError, audio_info, list_audio, load_audio
 from .config import ConfigError, HiFiGANConfig
-from .errors import InputError
+from .errors import InputError, shown
+from .frames import native_float
+from .safeload import MAX_FEATURE_FILE_BYTES, torch_load
 
 Mode = Literal["audio", "mels", "features"]
 FEATURE_SUFFIXES = (".npy", ".pt")
@@ -222,16 +224,19 @@ def _frames_count(spec: DataSpec, path: Path, shape: Sequence[int]) -> int:
 
 
 def _read_array(path: Path, header_only: bool = False) -> np.ndarray | Tensor:
+    if path.suffix == ".pt":  # read safely, never inflated (vocoder.safeload)
+        obj = torch_load(path, what="feature file", max_bytes=MAX_FEATURE_FILE_BYTES,
+                         mmap=header_only, finite=False)
+        if not isinstance(obj, Tensor):
+            raise InputError(f"{shown(path)}: expected a tensor, got {type(obj).__name__}")
+        return obj
     try:
-        if path.suffix == ".pt":
-            obj = torch.load(path, map_location="cpu", weights_only=True, mmap=header_only)
-            if not isinstance(obj, Tensor):
-                raise InputError(f"expected a tensor, got {type(obj).__name__}")
-            return obj
-        return np.load(path, allow_pickle=False, mmap_mode="r" if header_only else None)
+        arr = np.load(path, allow_pickle=False, mmap_mode="r" if header_only else None)
     except Exception as exc:
         text = str(exc).strip().splitlines()
-        raise InputError(f"{path}: cannot read {path.suffix} file ({text[0] if text else exc})") from None
+        raise InputError(f"{shown(path)}: cannot read {path.suffix} file "
+                         f"({text[0] if text else exc})") from None
+    return arr if header_only else native_float(arr)
 
 
 def load_frames(spec: DataSpec, path: Path) -> Tensor:
@@ -277,6 +282,9 @@ def inventory(files: Sequence[Path], spec: DataSpec, what: str = "training",
             frames, sr = audio_info(path)
             if frames == 0:
                 raise AudioError(f"{path}: audio file has no samples")
+            if frames > MAX_SECONDS * sr:
+                raise AudioError(f"{path}: {frames / sr:.1f} s long, more than the "
+                                 f"{MAX_SECONDS:g} s a training file may be (split it)")
             samples = frames if sr == spec.sample_rate else math.floor(frames * spec.sample_rate / sr)
             utt = Utterance(path, None, samples)
             if spec.mode != "audio":

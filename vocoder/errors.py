@@ -12,6 +12,8 @@ the input did not cause (a download that failed, a broken installation).
 
 from __future__ import annotations
 
+import os
+
 
 class HifisynthError(Exception):
     """An error the user can act on; the message names the file or value and what to do."""
@@ -35,4 +37,12 @@ def one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
-__all__ = ["DependencyError", "HifisynthError", "InputError", "one_line"]
+def shown(path: str | os.PathLike | bytes) -> str:
+    """A file name as messages show it: as it is when every character is printable, else
+    quoted with Python's escapes (``'a\\nb.wav'``), so a newline or a terminal control
+    sequence in a name can neither break a one-line message nor fake another line."""
+    text = os.fsdecode(path) if isinstance(path, bytes) else os.fspath(path)
+    return text if text.isprintable() else repr(text)
+
+
+__all__ = ["DependencyError", "HifisynthError", "InputError", "one_line", "shown"]

@@ -34,12 +34,18 @@ import torch
 
 from .audio import AUDIO_EXTENSIONS, list_audio, load_audio, resample, save_wav
 from .config import AudioConfig, ConfigError, load_audio_config
-from .errors import InputError
+from .errors import InputError, shown
 from .mel import MelSpectrogram
+from .melchunks import chunked_mel
 
 STFT_RESOLUTIONS: tuple[tuple[int, int, int], ...] = ((1024, 120, 600), (2048, 240, 1200),
                                                       (512, 50, 240))
 PESQ_RATE = 16000
+#: Longest file ``vocoder eval`` scores by default (seconds); its metrics hold several
+#: spectrograms of the whole file (about 2 GB at 10 minutes of 22.05 kHz audio).
+MAX_EVAL_SECONDS = 600.0
+#: Longest signal PESQ is computed for (the ``pesq`` library segfaults past about 80 s).
+MAX_PESQ_SECONDS = 60.0
 METRICS = ("mel_l1", "mrstft", "pesq_wb", "stoi")
 
 
@@ -47,32 +53,45 @@ def mel_l1_distance(ref: np.ndarray, deg: np.ndarray, audio: AudioConfig) -> flo
     """Mean |log-mel(ref) - log-mel(deg)| with the training loss's mels, ``(samples,)`` inputs."""
     mel = MelSpectrogram.for_loss(audio)
     n = min(len(ref), len(deg))
-    with torch.no_grad():
-        a = mel(torch.from_numpy(np.ascontiguousarray(ref[:n], dtype=np.float32)))
-        b = mel(torch.from_numpy(np.ascontiguousarray(deg[:n], dtype=np.float32)))
+    a = chunked_mel(mel, np.ascontiguousarray(ref[:n], dtype=np.float32))
+    b = chunked_mel(mel, np.ascontiguousarray(deg[:n], dtype=np.float32))
     return float((a - b).abs().mean())
 
 
 def mrstft_distance(ref: np.ndarray, deg: np.ndarray,
-                    resolutions: Sequence[tuple[int, int, int]] = STFT_RESOLUTIONS) -> float:
+                    resolutions: Sequence[tuple[int, int, int]] = STFT_RESOLUTIONS,
+                    chunk_frames: int = 4096) -> float:
     """Multi-resolution STFT distance (spectral convergence + log-magnitude L1, averaged over
-    ``(n_fft, hop, win)`` resolutions) of two ``(samples,)`` signals; 0 when equal."""
+    ``(n_fft, hop, win)`` resolutions) of two ``(samples,)`` signals; 0 when equal.
+
+    Centred frames (reflect padding), magnitudes floored at 1e-7; computed ``chunk_frames``
+    frames at a time with float64 sums, so a long file never holds its whole spectrogram.
+    """
     n = min(len(ref), len(deg))
     x = torch.from_numpy(np.ascontiguousarray(ref[:n], dtype=np.float32))
     y = torch.from_numpy(np.ascontiguousarray(deg[:n], dtype=np.float32))
     total = 0.0
     for n_fft, hop, win in resolutions:
         window = torch.hann_window(win)
+        pad = n_fft // 2
+        xp, yp = (torch.nn.functional.pad(s[None, None], (pad, pad), mode="reflect")[0, 0]
+                  for s in (x, y))
+        frames = 1 + n // hop
+        diff2 = ref2 = log_l1 = 0.0
+        for first in range(0, frames, chunk_frames):
+            last = min(frames, first + chunk_frames)
+            span = slice(first * hop, (last - 1) * hop + n_fft)
 
-        def mag(s: torch.Tensor) -> torch.Tensor:
-            spec = torch.stft(s, n_fft, hop_length=hop, win_length=win, window=window,
-                              center=True, return_complex=True)
-            return spec.abs().clamp(min=1e-7)
+            def mag(s: torch.Tensor) -> torch.Tensor:
+                spec = torch.stft(s[span], n_fft, hop_length=hop, win_length=win, window=window,
+                                  center=False, return_complex=True)
+                return spec.abs().clamp(min=1e-7)
 
-        mx, my = mag(x), mag(y)
-        sc = torch.linalg.norm(mx - my) / torch.linalg.norm(mx)
-        log_mag = (mx.log() - my.log()).abs().mean()
-        total += float(sc + log_mag)
+            mx, my = mag(xp), mag(yp)
+            diff2 += float((mx - my).double().pow(2).sum())
+            ref2 += float(mx.double().pow(2).sum())
+            log_l1 += float((mx.log() - my.log()).abs().double().sum())
+        total += math.sqrt(diff2) / math.sqrt(ref2) + log_l1 / (frames * (n_fft // 2 + 1))
     return total / len(resolutions)
 
 
@@ -82,6 +101,9 @@ def pesq_wb(ref: np.ndarray, deg: np.ndarray, sample_rate: int) -> float:
     from pesq import pesq
 
     n = min(len(ref), len(deg))
+    if n > MAX_PESQ_SECONDS * sample_rate:  # the pesq library crashes past about 80 s
+        raise InputError(f"PESQ: not computed for {n / sample_rate:.0f} s of audio (at most "
+                         f"{MAX_PESQ_SECONDS:g} s; P.862 scores clips of 8-30 s)")
     a = resample(np.asarray(ref[:n], dtype=np.float32), sample_rate, PESQ_RATE)
     b = resample(np.asarray(deg[:n], dtype=np.float32), sample_rate, PESQ_RATE)
     try:
@@ -176,6 +198,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--save-wavs", metavar="DIR", help="also write the resynthesised audio here")
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:N")
+    from .cli import add_max_seconds
+
+    add_max_seconds(p, MAX_EVAL_SECONDS, "the scores hold several spectrograms of a file")
     add_family_option(p)
 
 
@@ -187,14 +212,21 @@ def _find_match(directory: Path, stem: str) -> Path | None:
     return None
 
 
-def _read_scorable(path: Path, audio: AudioConfig) -> np.ndarray:
-    """Mono audio at the config's rate, long enough for the mel frontend after a
-    resynthesis cuts it to whole hops."""
-    wav, _ = load_audio(path, audio.sampling_rate)
-    shortest = audio.min_samples + audio.hop_size
+def shortest_scorable(audio: AudioConfig) -> int:
+    """Fewest samples a file needs to be scored: enough for the mel frontend after a
+    resynthesis cuts it to whole hops, and more than half the largest multi-resolution STFT
+    (its centred frames reflect-pad that much)."""
+    return max(audio.min_samples + audio.hop_size,
+               max(n_fft for n_fft, _, _ in STFT_RESOLUTIONS) // 2 + 1)
+
+
+def _read_scorable(path: Path, audio: AudioConfig, max_seconds: float | None) -> np.ndarray:
+    """Mono audio at the config's rate, long enough to score (:func:`shortest_scorable`)."""
+    wav, _ = load_audio(path, audio.sampling_rate, max_seconds=max_seconds)
+    shortest = shortest_scorable(audio)
     if len(wav) < shortest:
-        raise InputError(f"{path}: audio of {len(wav)} samples is too short to score (at least "
-                         f"{shortest} samples at {audio.sampling_rate} Hz)")
+        raise InputError(f"{shown(path)}: audio of {len(wav)} samples is too short to score (at "
+                         f"least {shortest} samples at {audio.sampling_rate} Hz)")
     return wav
 
 
@@ -225,10 +257,10 @@ def run(args: argparse.Namespace) -> int:
         audio = load_audio_config(args.config) if args.config else AudioConfig()
     sr = audio.sampling_rate
     for path in files:
-        ref = _read_scorable(path, audio)
+        ref = _read_scorable(path, audio, args.max_seconds)
         if args.checkpoint:
+            frames = chunked_mel(mel, ref).unsqueeze(0)
             with torch.inference_mode():
-                frames = mel(torch.from_numpy(ref).to(voc.device)).unsqueeze(0)
                 deg = voc(frames)[0].cpu().numpy()
             if args.save_wavs:
                 save_wav(Path(args.save_wavs) / f"{path.stem}.wav", deg, sr)
@@ -237,7 +269,7 @@ def run(args: argparse.Namespace) -> int:
             if other is None:
                 report(f"skipping {path.name}: no {path.stem}.* in {cmp_dir}")
                 continue
-            deg = _read_scorable(other, audio)
+            deg = _read_scorable(other, audio, args.max_seconds)
         n = min(len(ref), len(deg))
         rows.append(score(ref[:n], deg[:n], sr, audio, path.name))
     if not rows:

@@ -11,38 +11,79 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .errors import InputError
+from .errors import InputError, shown
 
 
 def load_npy(path: str | os.PathLike) -> np.ndarray:
-    """Read a ``.npy`` float array without unpickling anything.
+    """Read a ``.npy`` float array without unpickling anything, in native byte order.
+
+    Any float dtype is read: big-endian arrays are converted to the machine's byte order and
+    long doubles (``float96``/``float128``) to float64, so the values are what was saved.
 
     Raises:
-        ValueError: missing file, not a ``.npy`` file, a pickled (object) array, or not floats;
-            the message names the file.
+        InputError: missing file, not a ``.npy`` file, a pickled (object) array, not floats,
+            or fewer bytes than its header declares; the message names the file.
     """
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"{path}: file not found")
+        raise InputError(f"{shown(path)}: file not found")
     try:
         with open(path, "rb") as handle:
             magic = handle.read(6)
+            handle.seek(0)
+            header = _npy_header(handle) if magic == b"\x93NUMPY" else None
     except OSError as exc:
-        raise InputError(f"{path}: cannot read file ({exc.strerror})") from None
-    if magic != b"\x93NUMPY":
-        raise InputError(f"{path}: not a .npy file (save the array with numpy.save)")
+        raise InputError(f"{shown(path)}: cannot read file ({exc.strerror})") from None
+    except ValueError as exc:
+        raise InputError(f"{shown(path)}: cannot read .npy file ({_first_line(exc)})") from None
+    if header is None:
+        raise InputError(f"{shown(path)}: not a .npy file (save the array with numpy.save)")
+    shape, dtype, offset = header
+    if dtype.hasobject:
+        raise InputError(f"{shown(path)}: refused: not a plain .npy array (it holds Python "
+                         "objects, which would have to be unpickled)")
+    if not np.issubdtype(dtype, np.floating):
+        raise InputError(f"{shown(path)}: expected a float array, got dtype {dtype}")
+    declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    present = path.stat().st_size - offset
+    if declared > present:
+        raise InputError(f"{shown(path)}: truncated .npy file: its header declares shape "
+                         f"{tuple(shape)} ({declared:,} bytes) but {max(present, 0):,} bytes "
+                         "follow")
     try:
         arr = np.load(path, allow_pickle=False)
-    except ValueError as exc:
-        if "allow_pickle" in str(exc):
-            raise InputError(f"{path}: refused: not a plain .npy array (it holds Python "
-                             "objects, which would have to be unpickled)") from None
-        raise InputError(f"{path}: cannot read .npy file ({str(exc).splitlines()[0]})") from None
     except Exception as exc:  # noqa: BLE001 - any unreadable file
-        raise InputError(f"{path}: cannot read .npy file ({str(exc).splitlines()[0]})") from None
-    if not isinstance(arr, np.ndarray) or not np.issubdtype(arr.dtype, np.floating):
-        raise InputError(f"{path}: expected a float array, got dtype {getattr(arr, 'dtype', '?')}")
+        raise InputError(f"{shown(path)}: cannot read .npy file ({_first_line(exc)})") from None
+    return native_float(arr)
+
+
+def native_float(arr: np.ndarray) -> np.ndarray:
+    """A float array in the machine's byte order, in a dtype torch reads: big-endian
+    converted, long double (``float96``/``float128``) made float64; others as they are."""
+    if arr.dtype.itemsize > 8 and np.issubdtype(arr.dtype, np.floating):
+        return arr.astype(np.float64)
+    if not arr.dtype.isnative:
+        return arr.astype(arr.dtype.newbyteorder("="))
     return arr
+
+
+def _npy_header(handle) -> tuple[tuple[int, ...], np.dtype, int]:
+    """``(shape, dtype, data offset)`` of an open ``.npy`` file (any format version)."""
+    from numpy.lib import format as npy
+
+    version = npy.read_magic(handle)
+    if version == (1, 0):
+        shape, _fortran, dtype = npy.read_array_header_1_0(handle)
+    elif version == (2, 0):
+        shape, _fortran, dtype = npy.read_array_header_2_0(handle)
+    else:  # 3.0 is only written for structured dtypes with non-Latin-1 field names
+        raise ValueError(f"unsupported .npy format version {version[0]}.{version[1]}")
+    return tuple(shape), np.dtype(dtype), handle.tell()
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
 
 
 def check_frames(frames: np.ndarray | Tensor, channels: int, source: str = "input") -> Tensor:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from synth.commands.common import add_vocoder_options, make_synthesizer
+from synth.commands.common import add_limit_options, add_vocoder_options, make_synthesizer
 
 DESCRIPTION = """\
 Synthesise every utterance of a manifest into OUT/<id>.wav.
@@ -49,6 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="redo items whose output exists instead of skipping them")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     add_vocoder_options(parser, mel=True, vc=True)
+    add_limit_options(parser, text=True)
     parser.set_defaults(handler=run)
 
 
@@ -58,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
     from synth.batch import (BatchRunner, BatchSummary, default_summary_path, parse_shard,
                              read_manifest, shard_from_env, shard_items)
     from synth.cli import CommandError, error_line
+    from vocoder.errors import HifisynthError
 
     if args.batch_size < 1:
         raise CommandError(f"--batch-size must be at least 1, got {args.batch_size}")
@@ -76,9 +78,16 @@ def run(args: argparse.Namespace) -> int:
                                      "batch_size": args.batch_size})
     runner = BatchRunner(synth, out_dir, batch_size=args.batch_size, overwrite=args.overwrite,
                          progress=not args.quiet,
-                         explain=lambda exc: error_line(exc).removeprefix("synth: error: "))
-    runner.run(items, summary)
+                         explain=lambda exc: error_line(exc, args).removeprefix("synth: error: "))
     path = Path(args.summary) if args.summary else default_summary_path(out_dir, shard)
+    try:
+        runner.run(items, summary)
+    except BaseException:  # a model missing, an interrupt, a bug: what was done is recorded
+        try:
+            summary.save(path)
+        except HifisynthError:
+            pass  # the run's own error is the one to report
+        raise
     summary.save(path)
     rtf = summary.rtf
     print(f"shard {shard[0]}/{shard[1]}: {summary.done} done, {summary.skipped} skipped, "

@@ -56,6 +56,27 @@ def add_vocoder_options(parser: argparse.ArgumentParser, *, mel: bool = True,
                        help="vocoder compute dtype (float16 needs a GPU; griffinlim is float32)")
 
 
+def add_limit_options(parser: argparse.ArgumentParser, *, text: bool = False,
+                      audio: bool = True) -> None:
+    """``--max-text-chars`` (``text``) and ``--max-seconds`` (``audio``): the limits that keep
+    one input from taking unbounded memory."""
+    from synth.commands.corpus_options import positive_float, positive_int
+    from synth.defaults import MAX_TEXT_CHARS
+    from vocoder.audio import MAX_SECONDS
+
+    group = parser.add_argument_group("limits")
+    if text:
+        group.add_argument("--max-text-chars", type=positive_int, default=MAX_TEXT_CHARS,
+                           metavar="N",
+                           help="longest text spoken at once (default %(default)s characters; "
+                                "it is held in memory whole, as audio, mel and output)")
+    if audio:
+        group.add_argument("--max-seconds", type=positive_float, default=MAX_SECONDS,
+                           metavar="S",
+                           help="longest audio file read, or mel vocoded (default %(default)g "
+                                "s; a file is held in memory whole)")
+
+
 def _loudness(text: str) -> float | None:
     if text.strip().lower() == "none":
         return None
@@ -92,6 +113,10 @@ def make_synthesizer(args: argparse.Namespace, **overrides):
         settings.update(vc_vocoder=args.vc_vocoder, vc_vocoder_config=args.vc_vocoder_config,
                         extractor=args.extractor, extractor_arch=args.extractor_arch,
                         layer=args.layer, k=args.k, loudness=args.loudness)
+    if hasattr(args, "max_text_chars"):
+        settings.update(max_text_chars=args.max_text_chars)
+    if hasattr(args, "max_seconds"):
+        settings.update(max_audio_seconds=args.max_seconds)
     settings.update(overrides)
     try:
         hub = ModelHub.from_env(device=pick_device_arg(args.device), dtype=args.dtype)

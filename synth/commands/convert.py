@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from synth.commands.common import add_vocoder_options, check_output, make_synthesizer, report
+from synth.commands.common import add_limit_options, add_vocoder_options, check_output, make_synthesizer, report
 
 DESCRIPTION = """\
 Voice conversion with kNN-VC: every frame of the source speech (WavLM features) is replaced by
@@ -26,6 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     target.add_argument("--voice", metavar="SET.pt", help="a voice saved by 'synth voice'")
     parser.add_argument("-o", "--output", required=True, metavar="OUT.wav", help="WAV file to write")
     add_vocoder_options(parser, mel=False, vc=True)
+    add_limit_options(parser)
     parser.set_defaults(handler=run)
 
 

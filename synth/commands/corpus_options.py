@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from synth.defaults import DEFAULT_EXTRACTOR, DEFAULT_EXTRACTOR_ARCH
+from vocoder.cli import positive_float  # noqa: F401 - one argparse type for both commands
 
 DEFAULT_ARCH = DEFAULT_EXTRACTOR_ARCH
 
@@ -22,16 +23,6 @@ Input (one of):
 An utterance's features go to OUT/<id>.npy, <id> being the audio file's stem (what 'vocoder
 train --input-features-dir' looks up), so stems must be unique.
 """
-
-
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-    return value
 
 
 def positive_int(text: str) -> int:
@@ -182,7 +173,7 @@ def write_list(path: str | os.PathLike, utterances, output_dir: str | os.PathLik
     """Write the audio paths of the utterances that have ``OUT/<id>.npy`` (relative to the
     list's folder), atomically; returns how many."""
     from synth.featurefiles import output_path
-    from vocoder.audio import atomic_path
+    from vocoder.atomic import write_text
 
     path = Path(path)
     lines = []
@@ -190,8 +181,7 @@ def write_list(path: str | os.PathLike, utterances, output_dir: str | os.PathLik
         if output_path(output_dir, utt.id).is_file():
             entry = os.path.relpath(os.path.abspath(utt.audio), os.path.abspath(path.parent))
             lines.append(entry if utt.speaker is None else f"{entry}|{utt.speaker}")
-    with atomic_path(path) as tmp:
-        tmp.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    write_text(path, "".join(line + "\n" for line in lines))
     return len(lines)
 
 

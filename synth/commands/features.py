@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from synth.commands.common import add_limit_options
 from synth.commands.corpus_options import (INPUT_HELP, add_device_options, add_extractor_options,
                                            add_input_options, add_output_options, finish,
                                            positive_float, shard_spec)
@@ -43,6 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="audio read and extracted at once (default %(default)s s)")
     group.add_argument("--shard", type=shard_spec, metavar="I/N",
                        help="do shard I of N (counting from 0): utterances I, I+N, ...")
+    add_limit_options(parser)
     parser.set_defaults(handler=run)
 
 
@@ -57,5 +59,6 @@ def run(args: argparse.Namespace) -> int:
     extractor, layer, _ = load_extractor_from_args(args)
     summary = extract_corpus(extractor, utterances, args.output_dir, layer,
                              save_dtype=args.save_dtype, batch_seconds=args.batch_seconds,
-                             overwrite=args.overwrite, progress=not args.quiet)
+                             overwrite=args.overwrite, progress=not args.quiet,
+                             max_seconds=args.max_seconds)
     return finish(summary, args, everything, "features")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from synth.commands.common import add_vocoder_options, check_output, make_synthesizer, report
+from synth.commands.common import add_limit_options, add_vocoder_options, check_output, make_synthesizer, report
 
 DESCRIPTION = """\
 Copy synthesis: compute the log-mel the vocoder expects of a recording (HiFi-GAN's, or its
@@ -22,6 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("input", metavar="IN", help="audio file")
     parser.add_argument("-o", "--output", required=True, metavar="OUT.wav", help="WAV file to write")
     add_vocoder_options(parser, mel=True)
+    add_limit_options(parser)
     parser.set_defaults(handler=run)
 
 

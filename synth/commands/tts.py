@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from synth.commands.common import add_vocoder_options, check_output, make_synthesizer, report
+from synth.commands.common import add_limit_options, add_vocoder_options, check_output, make_synthesizer, report
 
 DESCRIPTION = """\
 Speak text: English normalisation (numbers, abbreviations, punctuation), the espeak-ng base
@@ -26,13 +26,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="speak in this voice: a reference clip (repeat for several), a "
                              "folder of clips, or a voice saved by 'synth voice'")
     add_vocoder_options(parser, mel=True, vc=True)
+    add_limit_options(parser, text=True)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from synth.cli import CommandError
 
-    text = sys.stdin.read() if args.text == "-" else args.text
+    # Standard input is read up to one character past the limit (the limit then says so).
+    text = sys.stdin.read(args.max_text_chars + 1) if args.text == "-" else args.text
     if not text.strip():
         raise CommandError("empty text: give something to say")
     out = check_output(args.output)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from synth.commands.common import add_vocoder_options, check_output, make_synthesizer, report
+from synth.commands.common import add_limit_options, add_vocoder_options, check_output, make_synthesizer, report
 
 DESCRIPTION = """\
 Vocode a log-mel spectrogram saved as .npy, shape (num_mels, frames) or (1, num_mels, frames),
@@ -23,6 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("mel", metavar="MEL.npy", help="log-mel array file")
     parser.add_argument("-o", "--output", required=True, metavar="OUT.wav", help="WAV file to write")
     add_vocoder_options(parser, mel=True)
+    add_limit_options(parser)
     parser.set_defaults(handler=run)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from synth.commands.common import add_vocoder_options, check_output, make_synthesizer
+from synth.commands.common import add_limit_options, add_vocoder_options, check_output, make_synthesizer
 
 DESCRIPTION = """\
 Save a voice (a kNN-VC matching set) for 'synth tts --voice' and 'synth convert --voice': the
@@ -24,6 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="reference clips, or folders of clips")
     parser.add_argument("-o", "--output", required=True, metavar="VOICE.pt", help="file to write")
     add_vocoder_options(parser, mel=False, vc=True)
+    add_limit_options(parser)
     parser.set_defaults(handler=run)
 
 

@@ -75,7 +75,7 @@ def test_resample_tensor_matches_file_resampler_and_keeps_dtype():
     batch = torch.stack([wav, -wav])
     assert resample_tensor(batch, 22050, 16000).shape == (2, 16000)
     assert resample_tensor(wav, 16000, 16000) is wav
-    with pytest.raises(ValueError, match="sample rates must be positive"):
+    with pytest.raises(ValueError, match="sample rate 0 Hz is not usable"):
         resample_tensor(wav, 0, 16000)
 
 
@@ -122,7 +122,9 @@ def test_every_input_form_gives_the_same_mono_float(tmp_path):
 
 @pytest.mark.parametrize("audio, rate, message", [
     (np.zeros(800, np.float32), None, "source: a waveform needs its sample rate"),
-    (np.zeros(800, np.float32), 0, "source: sample rate must be positive, got 0"),
+    (np.zeros(800, np.float32), 0, "source: sample rate 0 Hz is not usable (audio must be "
+                                   "4000-192000 Hz)"),
+    (np.zeros(800, np.float32), 1, "source: sample rate 1 Hz is not usable"),
     ((np.zeros(800, np.float32), 16000, 1), None, "source: a tuple must be (waveform, sample_rate)"),
     (np.zeros(800, bool), 16000, "source: expected float or integer PCM samples, got bool"),
     (np.zeros(800, np.int64), 16000, "source: int64 samples are not a PCM format"),

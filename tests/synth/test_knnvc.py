@@ -100,7 +100,8 @@ def test_matching_set_save_load_and_refusal(tmp_path):
     with pytest.raises(MatchingSetError, match=r"16-dim features \(expected 1024\)"):
         MatchingSet.load(path, dim=1024)
     (tmp_path / "x.pt").write_bytes(b"garbage")
-    with pytest.raises(MatchingSetError, match=r"x\.pt: not a readable matching set"):
+    with pytest.raises(MatchingSetError, match=r"x\.pt: not a PyTorch matching set, or the "
+                                               r"file is corrupt"):
         MatchingSet.load(tmp_path / "x.pt")
     torch.save({"weights": torch.zeros(2)}, tmp_path / "y.pt")
     with pytest.raises(MatchingSetError, match=r"y\.pt: not a hifisynth matching set"):

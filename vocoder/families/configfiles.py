@@ -9,38 +9,30 @@ inside the generator's ``!new:`` block.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
 
-from ..config import ConfigError
+from ..config import MAX_CONFIG_BYTES, ConfigError, read_config_json
 from ..dependencies import require
 
 
 def read_json(path: Path) -> dict[str, Any]:
-    """A JSON object from a file.
+    """A JSON object from a file, read within :data:`vocoder.config.MAX_CONFIG_BYTES`.
 
     Raises:
-        ConfigError: an unreadable file, invalid JSON, or no object at the top.
+        ConfigError: an unreadable, too large or too deeply nested file, invalid JSON, or no
+            object at the top.
     """
-    try:
-        data = json.loads(path.read_text())
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read config ({exc.strerror or exc})") from None
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a JSON object, got {type(data).__name__}")
-    return data
+    return dict(read_config_json(path))
 
 
 def json_beside(path: Path, name: str = "config.json") -> dict[str, Any] | None:
     """The JSON object in ``name`` beside ``path``, or ``None`` when there is none or it does
     not parse (for detection, which must not fail)."""
     try:
-        data = json.loads((path.parent / name).read_text())
-    except (OSError, ValueError):
+        data = read_config_json(path.parent / name)
+    except ConfigError:
         return None
     return data if isinstance(data, dict) else None
 
@@ -66,9 +58,16 @@ def read_yaml(path: Path) -> dict[str, Any]:
     _PlainLoader.add_multi_constructor("!", plain)
     _PlainLoader.add_multi_constructor("tag:yaml.org,2002:python/", plain)
     try:
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path}: config file of {size:,} bytes; a config is at most "
+                              f"{MAX_CONFIG_BYTES:,} bytes")
         data = yaml.load(path.read_text(), Loader=_PlainLoader)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config ({exc.strerror or exc})") from None
+    except (RecursionError, UnicodeDecodeError):
+        raise ConfigError(f"{path}: not a YAML config (not UTF-8, or nested too deeply)") \
+            from None
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         line = f" at line {where.line + 1}" if where is not None else ""

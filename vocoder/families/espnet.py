@@ -27,6 +27,7 @@ import numpy as np
 from ..checkpoint import CheckpointError, read_checkpoint
 from ..config import AudioConfig, ConfigError, GeneratorConfig, HiFiGANConfig
 from ..dependencies import require
+from ..frames import load_npy
 from ..mel import CenteredLogMel, frontend_spec
 from .hifigan import build
 from .loaded import LoadedVocoder
@@ -108,11 +109,18 @@ def read_stats(path: Path, channels: int) -> tuple[np.ndarray, np.ndarray]:
         if path.suffix == ".h5":
             h5py = require("h5py", f"reading {path.name}")
             with h5py.File(path, "r") as f:
-                mean, scale = np.asarray(f["mean"]), np.asarray(f["scale"])
+                found = [f[key] for key in ("mean", "scale")]
+                sizes = [int(getattr(d, "size", 0) or 0) for d in found]
+                if max(sizes) > channels:  # checked before a (maybe compressed) read
+                    raise CheckpointError(f"{path}: statistics of {sizes[0]} and {sizes[1]} "
+                                          f"values, expected ({channels},) each")
+                mean, scale = np.asarray(found[0]), np.asarray(found[1])
         else:
-            both = np.load(path, allow_pickle=False)
+            both = load_npy(path)
             mean, scale = both[0], both[1]
-    except (OSError, KeyError, ValueError, IndexError) as exc:
+    except (OSError, KeyError, ValueError, IndexError, TypeError) as exc:
+        if isinstance(exc, CheckpointError):
+            raise
         raise CheckpointError(f"{path}: cannot read feature statistics 'mean' and 'scale' "
                               f"({exc})") from None
     mean, scale = mean.reshape(-1).astype(np.float32), scale.reshape(-1).astype(np.float32)

@@ -20,6 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from ..checkpoint import CheckpointError, is_torchscript, resolve_config
+from ..safeload import MAX_CHECKPOINT_BYTES, TorchFileError, check_archive, first_nonfinite
 from ..config import HiFiGANConfig
 from ..errors import InputError
 from ..inference import Vocoder
@@ -72,11 +73,19 @@ def load(path: Path, config: str | os.PathLike | HiFiGANConfig | None, *,
         raise InputError(f"{path}: a TorchScript vocoder runs as exported, in float32; got "
                          f"dtype {dtype}")
     cfg, cfg_source = resolve_config(path, config)
+    try:  # the same size and inflation checks as every checkpoint (vocoder.safeload)
+        check_archive(path, MAX_CHECKPOINT_BYTES, "TorchScript archive")
+    except TorchFileError as exc:
+        raise CheckpointError(str(exc)) from None
     try:
         module = torch.jit.load(str(path), map_location="cpu")
     except (RuntimeError, ValueError, OSError) as exc:
         detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
         raise CheckpointError(f"{path}: cannot load the TorchScript archive ({detail})") from None
+    bad = first_nonfinite(dict(module.state_dict()))
+    if bad is not None:
+        raise CheckpointError(f"{path}: {bad} holds NaN or infinite values; the archive is "
+                              "broken and would make silence or noise")
     vocoder = Vocoder(ScriptedGenerator(module, cfg.audio.hop_size), cfg, device=device)
     vocoder.upsample_factor = cfg.audio.hop_size
     has_shape = config is not None or (json_beside(path) or {}).get("upsample_rates") is not None

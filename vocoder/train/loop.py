@@ -24,6 +24,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from ..atomic import make_dir
 from ..config import ConfigError, HiFiGANConfig, load_config
 from ..data import (DataSpec, EpochBatchSampler, SegmentDataset, UtteranceDataset, collect_audio,
                     inventory, report)
@@ -113,7 +114,7 @@ class Trainer:
         self.valid_mel = MelSpectrogram(self.config.audio).to(self.device)
         self._logged_truth = False
         if self.dist.main:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
+            make_dir(self.run_dir)
             remove_stale_temp_files(self.run_dir)
             self.config.save(self.run_dir / "config.json")
 

@@ -21,7 +21,7 @@ from typing import Any, Mapping
 
 import torch
 
-from ..atomic import atomic_path
+from ..atomic import remove_stale_temps, save_torch
 from ..checkpoint import CheckpointError, load_generator, read_checkpoint, save_generator
 from ..config import ConfigError, HiFiGANConfig
 from ..discriminators import HiFiGANDiscriminator, load_discriminator_state, published_state_dict
@@ -74,10 +74,10 @@ def prune_checkpoints(run_dir: Path, keep_last: int) -> list[int]:
 
 
 def remove_stale_temp_files(run_dir: Path) -> None:
-    """Delete checkpoint temp files a kill during a write left behind."""
-    for stale in run_dir.glob(".*.tmp"):
-        if CHECKPOINT_RE.match(stale.name[1:].split(".", 1)[0]):
-            stale.unlink(missing_ok=True)
+    """Delete the temp files a kill during a write left behind: of checkpoints and of the
+    run's ``config.json``."""
+    remove_stale_temps(run_dir, lambda name: name == "config.json"
+                       or CHECKPOINT_RE.match(name) is not None)
 
 
 def config_differences(run: HiFiGANConfig, given: HiFiGANConfig) -> list[str]:
@@ -291,8 +291,7 @@ class TrainingState:
                 "precision": precision,
             },
         }
-        with atomic_path(do_path) as tmp:
-            torch.save(do, tmp)
+        save_torch(do_path, do)
         save_generator(g_path, self.generator, config)
         prune_checkpoints(run_dir, keep_last)
         return g_path, do_path

@@ -32,9 +32,9 @@ def test_complete_pairs_pruning_and_stale_temp_files(tmp_path):
     assert prune_checkpoints(run, 0) == []
     assert prune_checkpoints(run, 2) == [2]
     assert list_checkpoints(run) == [4, 6]
-    remove_stale_temp_files(run)
+    remove_stale_temp_files(run)  # checkpoints' and config.json's temp files (a kill's)
     assert sorted(p.name for p in run.iterdir()) == [
-        ".config.json.x.tmp", "do_00000004", "do_00000006", "g_00000004", "g_00000006",
+        "do_00000004", "do_00000006", "g_00000004", "g_00000006",
         "g_00000008", "g_123", "notes.txt"]
 
 
