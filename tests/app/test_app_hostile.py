@@ -122,15 +122,15 @@ def test_checkpoints_that_would_run_code_or_hold_nan_are_refused(client, app_mod
     clip.write_bytes(wav_bytes(np.zeros(16000) + 0.1, 16000))
     config = app_models.vocoder.parent / "config.json"
     for kind, path in code_running_checkpoints(tmp_path / "evil", marker).items():
-        message = app_error(client, upload(clip), None, "default", upload(path), upload(config),
-                            "", api_name="/vocoder")
+        message = app_error(client, upload(clip), None, "default", upload(path),
+                            [upload(config)], "", api_name="/vocoder")
         assert f"({path.name}): refused: loading it would run code (posix.system)" in message
     assert not marker.exists()
     nan = save_tiny_mel_vocoder(tmp_path / "nan", seed=0)
     state = torch.load(nan, weights_only=True)
     state["generator"]["conv_post.bias"].fill_(float("inf"))
     torch.save(state, nan)
-    message = app_error(client, upload(clip), None, "default", upload(nan), upload(config), "",
+    message = app_error(client, upload(clip), None, "default", upload(nan), [upload(config)], "",
                         api_name="/vocoder")
     assert "'generator.conv_post.bias' holds NaN or infinite values" in message
 
