@@ -7,7 +7,7 @@ import torch
 
 from synth.audio import resample_tensor
 from synth.features import (ExtractorConfig, FeatureError, SSLFeatureExtractor, build_model,
-                            load_extractor, load_hf_extractor, load_state_dict_file)
+                            load_extractor, load_state_dict_file)
 
 from .tiny import (FAMILIES, TINY_DIM, TINY_LAYERS, make_attention_local, speechlike,
                    tiny_model, tiny_params)
@@ -235,27 +235,29 @@ def _hf_configs(transformers):
 
 
 @pytest.mark.parametrize("kind", ["wav2vec2", "hubert", "wavlm-large-style"])
-def test_hugging_face_checkpoint_directory(tmp_path, kind):
+def test_layer_n_is_transformers_hidden_states_n(kind):
+    # torchaudio's importer turns a transformers model into a torchaudio one; every layer of
+    # the torchaudio backend then equals transformers' hidden_states[n], the last layer of a
+    # pre-LN model included (transformers >= 5 records it before the final layer norm).
     transformers = pytest.importorskip("transformers")
+    from torchaudio.models.wav2vec2.utils import import_huggingface_model
+
     config, cls = _hf_configs(transformers)[kind]
     torch.manual_seed(0)
     original = cls(config).eval()
-    original.save_pretrained(tmp_path / kind)
-    ext = load_hf_extractor(tmp_path / kind)
-    assert ext.name == kind and ext.dim == TINY_DIM and ext.num_layers == 2
+    with torch.no_grad():
+        for p in original.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    ext = SSLFeatureExtractor(import_huggingface_model(original).eval(), kind)
+    assert ext.dim == TINY_DIM and ext.num_layers == 2
     wav = torch.from_numpy(speechlike(1.0))
     with torch.no_grad():
-        hidden = original(wav[None], output_hidden_states=True).hidden_states
-    # layer n = Hugging Face hidden_states[n]; the last one of pre-LN models has the final norm.
-    last = 1 if config.do_stable_layer_norm else 2
-    for layer in range(1, last + 1):
-        torch.testing.assert_close(ext.extract_list([wav], layer)[0], hidden[layer][0],
+        out = original(wav[None], output_hidden_states=True)
+    for layer in (1, 2):
+        torch.testing.assert_close(ext.extract_list([wav], layer)[0], out.hidden_states[layer][0],
                                    atol=2e-5, rtol=1e-5)
-
-
-def test_hugging_face_errors(tmp_path):
-    with pytest.raises(FeatureError, match="no config.json"):
-        load_hf_extractor(tmp_path)
+    if config.do_stable_layer_norm:  # the final norm is in last_hidden_state only
+        assert (out.last_hidden_state - out.hidden_states[2]).abs().max() > 0.1
 
 
 @pytest.mark.parametrize("family", ["wavlm", "wav2vec2"])
