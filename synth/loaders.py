@@ -16,7 +16,8 @@ kind                   source                                                 co
 ``feature_vocoder``    registry name or checkpoint path (``config`` as above)  :class:`~vocoder.generator.HiFiGANGenerator`
 ``feature_extractor``  registry name or weights path (``config``: a           :class:`~synth.features.SSLFeatureExtractor`
                        torchaudio bundle name, or a JSON file of factory      (float32)
-                       arguments)
+                       arguments); or a Hugging Face model directory          or :class:`~synth.hf_features.HFFeatureExtractor`
+                       (option ``layer``: keep layers ``1..layer``)
 ``base_voice``         an espeak-ng voice name (option ``rate``, words per    :class:`~synth.text.EspeakVoice`
                        minute)
 =====================  =====================================================  ==================
@@ -25,6 +26,7 @@ kind                   source                                                 co
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -72,9 +74,17 @@ def load_feature_vocoder(hub: "ModelHub", spec: ModelSpec) -> Any:
 
 
 def load_feature_extractor(hub: "ModelHub", spec: ModelSpec) -> Any:
-    """An SSL feature extractor (float32, on the hub's device)."""
+    """An SSL feature extractor (float32, on the hub's device): a registry model or a
+    torchaudio weights file (:func:`synth.features.load_extractor`), or a Hugging Face model
+    directory (:func:`synth.hf_features.load_hf_extractor`; option ``layer``: keep only layers
+    ``1..layer``)."""
     from .features import load_extractor
 
+    directory = hf_directory(hub, spec)
+    if directory is not None:
+        from .hf_features import load_hf_extractor
+
+        return load_hf_extractor(directory, layer=spec.option("layer"), device=hub.device)
     resolved = hub.resolve(spec)
     if resolved.entry is not None:
         arch, name, _ = resolved.entry.extractor_architecture()
@@ -108,6 +118,36 @@ def extractor_architecture(text: str) -> tuple[Any, str]:
     return text.upper(), text.upper()
 
 
+def is_model_directory(source: str | os.PathLike) -> bool:
+    """Whether an extractor source is a folder (a Hugging Face model directory); a registry
+    name that is also a folder here is still the registry's (see :func:`hf_directory`)."""
+    return Path(os.fspath(source)).expanduser().is_dir()
+
+
+def hf_directory(hub: "ModelHub", spec: ModelSpec) -> Path | None:
+    """The folder ``spec.source`` names, or ``None`` for a registry name or a file."""
+    if hub.entry(spec) is not None or not is_model_directory(spec.source):
+        return None
+    return Path(spec.source).expanduser()
+
+
+def feature_extractor_spec(source: str | os.PathLike, arch: str | os.PathLike | None = None,
+                           layer: int | None = None) -> ModelSpec:
+    """The spec of a feature extractor.
+
+    Args:
+        source: a registry name, a torchaudio weights file, or a Hugging Face model directory.
+        arch: architecture of a weights file (torchaudio bundle name or JSON file); a
+            directory's is in its ``config.json``, so ``arch`` is left out of its spec.
+        layer: the layer that will be extracted; a directory's model then keeps only layers
+            ``1..layer`` (``None``: all of them).
+    """
+    if is_model_directory(source):
+        return ModelSpec.make("feature_extractor", source,
+                              **({} if layer is None else {"layer": int(layer)}))
+    return ModelSpec.make("feature_extractor", source, arch)
+
+
 def default_layer(hub: "ModelHub", spec: ModelSpec) -> int | None:
     """The feature layer a registry extractor's entry records for kNN-VC, if any."""
     entry = hub.entry(spec)
@@ -130,5 +170,6 @@ LOADERS: dict[str, Loader] = {
     "base_voice": load_base_voice,
 }
 
-__all__ = ["LOADERS", "default_layer", "extractor_architecture", "load_base_voice",
-           "load_feature_extractor", "load_feature_vocoder", "load_mel_vocoder"]
+__all__ = ["LOADERS", "default_layer", "extractor_architecture", "feature_extractor_spec",
+           "hf_directory", "is_model_directory", "load_base_voice", "load_feature_extractor",
+           "load_feature_vocoder", "load_mel_vocoder"]

@@ -101,9 +101,11 @@ class SynthConfig:
             (default: the published 22.05 kHz, 80-band settings).
         vc_vocoder, vc_vocoder_config: feature vocoder for voice conversion and a config for
             a path.
-        extractor: SSL feature extractor: registry name or weights path.
-        extractor_arch: architecture of an ``extractor`` path: a torchaudio bundle name or a
-            JSON file of factory arguments.
+        extractor: SSL feature extractor: registry name, torchaudio weights path, or a
+            Hugging Face model directory (``config.json`` and weights; only layers
+            ``1..layer`` of its model are loaded).
+        extractor_arch: architecture of an ``extractor`` weights path: a torchaudio bundle
+            name or a JSON file of factory arguments (a directory's is in its config.json).
         layer: feature layer for kNN-VC (default: the registry entry's, else 6).
         k: neighbours averaged per frame in kNN-VC.
         loudness: loudness of converted speech in LUFS (``None``: as it comes).
@@ -173,7 +175,11 @@ class SynthConfig:
 
     @property
     def extractor_spec(self) -> ModelSpec:
-        return ModelSpec.make("feature_extractor", self.extractor, self.extractor_arch)
+        from .features import KNNVC_LAYER
+        from .loaders import feature_extractor_spec
+
+        return feature_extractor_spec(self.extractor, self.extractor_arch,
+                                      self.layer or KNNVC_LAYER)
 
     @property
     def vc_vocoder_spec(self) -> ModelSpec:
