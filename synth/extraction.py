@@ -7,8 +7,10 @@ files, prematching, conversion): a name, the frame grid, and ``extract``/``extra
 :class:`WindowedExtractor` implements everything of that interface that does not depend on
 the model library: input checks, resampling, per-utterance waveform normalisation, cutting
 long audio into windows with context, batching windows of several utterances, and the
-whole-utterance statistics of a group-norm front end. A backend (``synth.hf_features`` for
-Hugging Face ``transformers`` models) supplies one padded forward pass, ``_forward``.
+whole-utterance statistics of a group-norm front end. A backend (``synth.features`` for
+torchaudio's models, ``synth.hf_features`` for Hugging Face ``transformers`` models) supplies
+one padded forward pass, ``_forward``. The settings (:class:`ExtractorConfig`) and the error
+type (:class:`FeatureError`) of both live here too.
 
 Frames
     A front end of convolutions with kernels ``k_i`` and strides ``s_i`` gives

@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-
 from typing import Callable
 
 import numpy as np
