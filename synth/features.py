@@ -49,10 +49,10 @@ torchaudio = require("torchaudio", "SSL feature extraction (voice conversion)")
 from torchaudio.models import Wav2Vec2Model, wav2vec2_model, wavlm_model  # noqa: E402
 from torchaudio.models.wav2vec2.wavlm_attention import WavLMSelfAttention  # noqa: E402
 
+from .defaults import KNNVC_LAYER  # noqa: E402,F401 - also known by this module's name
 from .extraction import (SAMPLE_RATE, ExtractorConfig, FeatureError,  # noqa: E402
                          WindowedExtractor, apply_group_norm)
 
-KNNVC_LAYER = 6
 TORCHAUDIO_MODEL_URL = "https://download.pytorch.org/torchaudio/models/"
 
 

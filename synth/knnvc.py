@@ -36,8 +36,8 @@ from vocoder.generator import HiFiGANGenerator, receptive_field_frames
 from vocoder.errors import InputError
 
 from .audio import load_input_audio, normalize_loudness, trim_silence
+from .defaults import KNNVC_LAYER
 from .extraction import FeatureExtractor
-from .features import KNNVC_LAYER
 
 MATCHING_SET_FORMAT = "hifisynth.matching_set"
 MATCHING_SET_VERSION = 1

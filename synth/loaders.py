@@ -78,13 +78,13 @@ def load_feature_extractor(hub: "ModelHub", spec: ModelSpec) -> Any:
     torchaudio weights file (:func:`synth.features.load_extractor`), or a Hugging Face model
     directory (:func:`synth.hf_features.load_hf_extractor`; option ``layer``: keep only layers
     ``1..layer``)."""
-    from .features import load_extractor
-
     directory = hf_directory(hub, spec)
     if directory is not None:
         from .hf_features import load_hf_extractor
 
         return load_hf_extractor(directory, layer=spec.option("layer"), device=hub.device)
+    from .features import load_extractor
+
     resolved = hub.resolve(spec)
     if resolved.entry is not None:
         arch, name, _ = resolved.entry.extractor_architecture()

@@ -54,7 +54,7 @@ from vocoder.inference import FrameVocoder, vocode
 
 from .audio import AudioInput, load_input_audio
 from .defaults import (DEFAULT_EXTRACTOR, DEFAULT_EXTRACTOR_ARCH, DEFAULT_MEL_VOCODER,
-                       DEFAULT_VC_VOCODER, GRIFFINLIM, NO_VOCODER)
+                       DEFAULT_VC_VOCODER, GRIFFINLIM, KNNVC_LAYER, NO_VOCODER)
 from .hub import ModelHub, ModelSpec
 from .voices import Voice, VoiceStore, is_saved_voice, reference_list
 
@@ -175,7 +175,6 @@ class SynthConfig:
 
     @property
     def extractor_spec(self) -> ModelSpec:
-        from .features import KNNVC_LAYER
         from .loaders import feature_extractor_spec
 
         return feature_extractor_spec(self.extractor, self.extractor_arch,
@@ -292,7 +291,6 @@ class Synthesizer:
         """The kNN-VC converter (feature extractor + feature vocoder, with ``k``, ``layer`` and
         ``loudness`` from the config). Both models are fetched first, so when both are
         missing the error names both."""
-        from .features import KNNVC_LAYER
         from .knnvc import KnnVC, KnnVCConfig
         from .loaders import default_layer
 

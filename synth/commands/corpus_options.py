@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from synth.defaults import DEFAULT_EXTRACTOR, DEFAULT_EXTRACTOR_ARCH
+from synth.defaults import DEFAULT_EXTRACTOR, DEFAULT_EXTRACTOR_ARCH, KNNVC_LAYER
 
 DEFAULT_ARCH = DEFAULT_EXTRACTOR_ARCH
 
@@ -135,7 +135,6 @@ def load_extractor_from_args(args: argparse.Namespace):
 
     from synth.cli import CommandError
     from synth.commands.common import ARCH_WITH_DIRECTORY
-    from synth.features import KNNVC_LAYER
     from synth.hub import ModelHub
     from synth.loaders import default_layer, feature_extractor_spec, hf_directory
     from vocoder.errors import InputError
