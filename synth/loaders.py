@@ -131,6 +131,15 @@ def hf_directory(hub: "ModelHub", spec: ModelSpec) -> Path | None:
     return Path(spec.source).expanduser()
 
 
+def check_extractor_backend(hub: "ModelHub", spec: ModelSpec) -> None:
+    """Fail now, before anything is downloaded, when the backend of a feature extractor
+    cannot run: a registry model or weights file needs torchaudio (a missing or mismatched
+    one raises :class:`~vocoder.errors.DependencyError`, one line naming both versions); a
+    Hugging Face directory needs ``transformers``, checked when it loads (nothing to fetch)."""
+    if hf_directory(hub, spec) is None:
+        from . import features  # noqa: F401 - importing it checks torchaudio
+
+
 def feature_extractor_spec(source: str | os.PathLike, arch: str | os.PathLike | None = None,
                            layer: int | None = None) -> ModelSpec:
     """The spec of a feature extractor.
@@ -170,6 +179,6 @@ LOADERS: dict[str, Loader] = {
     "base_voice": load_base_voice,
 }
 
-__all__ = ["LOADERS", "default_layer", "extractor_architecture", "feature_extractor_spec",
-           "hf_directory", "is_model_directory", "load_base_voice", "load_feature_extractor",
-           "load_feature_vocoder", "load_mel_vocoder"]
+__all__ = ["LOADERS", "check_extractor_backend", "default_layer", "extractor_architecture",
+           "feature_extractor_spec", "hf_directory", "is_model_directory", "load_base_voice",
+           "load_feature_extractor", "load_feature_vocoder", "load_mel_vocoder"]

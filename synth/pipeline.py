@@ -292,9 +292,10 @@ class Synthesizer:
         ``loudness`` from the config). Both models are fetched first, so when both are
         missing the error names both."""
         from .knnvc import KnnVC, KnnVCConfig
-        from .loaders import default_layer
+        from .loaders import check_extractor_backend, default_layer
 
         extractor_spec, vocoder_spec = self.config.extractor_spec, self.config.vc_vocoder_spec
+        check_extractor_backend(self.hub, extractor_spec)  # a broken torchaudio says so first
         self.hub.fetch([extractor_spec, vocoder_spec])  # kinds checked first, then files
         extractor = self.hub.load(extractor_spec)
         generator = self.hub.load(vocoder_spec)
