@@ -31,8 +31,11 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from synth.catalog import MODEL_HEADERS
+from synth.cli import quiet_transformers
+from synth.commands.common import ARCH_WITH_DIRECTORY
 from synth.defaults import (DEFAULT_EXTRACTOR, DEFAULT_EXTRACTOR_ARCH, DEFAULT_MEL_VOCODER,
                             DEFAULT_VC_VOCODER)
+from synth.loaders import is_model_directory
 from synth.models import ModelCache, ModelKindError, ModelUnavailableError, kind_label
 from synth.pipeline import SynthConfig
 from synth.scores import SCORE_HEADERS
@@ -411,11 +414,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="voice conversion (kNN-VC) vocoder (default %(default)s)")
     models.add_argument("--vc-vocoder-config", metavar="CONFIG",
                         help="config.json for a --vc-vocoder path")
-    models.add_argument("--extractor", default=DEFAULT_EXTRACTOR, metavar="NAME|PATH",
-                        help="feature extractor for voice conversion (default %(default)s)")
-    models.add_argument("--extractor-arch", default=DEFAULT_EXTRACTOR_ARCH, metavar="ARCH",
-                        help="torchaudio architecture of an --extractor path "
-                             "(default %(default)s)")
+    models.add_argument("--extractor", default=DEFAULT_EXTRACTOR, metavar="NAME|PATH|DIR",
+                        help="feature extractor for voice conversion (default %(default)s): a "
+                             "registry name, a torchaudio weights file (--extractor-arch) or a "
+                             "Hugging Face model directory (Wav2Vec2, HuBERT, WavLM, "
+                             "Wav2Vec2-Conformer, data2vec-audio)")
+    models.add_argument("--extractor-arch", metavar="ARCH",
+                        help="torchaudio architecture of an --extractor file "
+                             f"(default {DEFAULT_EXTRACTOR_ARCH})")
     models.add_argument("--layer", type=int, metavar="N",
                         help="feature layer for kNN-VC (default: the extractor's)")
     models.add_argument("--models-dir", type=Path, metavar="DIR",
@@ -464,9 +470,12 @@ def config_from_args(args: argparse.Namespace, temp_dir: Path) -> ServiceConfig:
         raise ValueError("--concurrency must be at least 1")
     if args.models_dir is not None and not args.models_dir.is_dir():
         raise ValueError(f"--models-dir {args.models_dir}: not a folder")
+    if args.extractor_arch is not None and is_model_directory(args.extractor):
+        raise ValueError(ARCH_WITH_DIRECTORY)
     synth = SynthConfig(vocoder=args.vocoder, vocoder_config=args.vocoder_config,
                         vc_vocoder=args.vc_vocoder, vc_vocoder_config=args.vc_vocoder_config,
-                        extractor=args.extractor, extractor_arch=args.extractor_arch,
+                        extractor=args.extractor,
+                        extractor_arch=args.extractor_arch or DEFAULT_EXTRACTOR_ARCH,
                         layer=args.layer)
     limits = Limits(max_upload_mb=args.max_upload_mb, max_seconds=args.max_seconds,
                     max_text_chars=args.max_text_chars, max_references=args.max_references)
@@ -530,6 +539,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         temp.cleanup()
         parser.error(str(exc))
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    quiet_transformers()
     # Gradio keeps uploads and the files it serves under GRADIO_TEMP_DIR: the app's own.
     os.environ["GRADIO_TEMP_DIR"] = str(temp.path / "gradio")
     try:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from typing import Sequence
 
@@ -68,10 +69,25 @@ def build_parser() -> ArgumentParser:
     return parser
 
 
+def quiet_transformers() -> None:
+    """Keep Hugging Face ``transformers``' loading chatter (its load report, its "Loading
+    weights" progress bar) off the terminal: hifisynth checks what it loads and says what is
+    wrong in one line. For entry points; a ``TRANSFORMERS_VERBOSITY`` the user set wins."""
+    if "TRANSFORMERS_VERBOSITY" in os.environ:
+        return
+    os.environ["TRANSFORMERS_VERBOSITY"] = "error"
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    module = sys.modules.get("transformers")
+    if module is not None:  # imported already: it read the variables then
+        module.logging.set_verbosity_error()
+        module.logging.disable_progress_bar()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``synth`` command; returns the process exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    quiet_transformers()
     handler = getattr(args, "handler", None)
     if handler is None:  # a command group called without its sub-command
         parser.error(f"'{args.command}' needs a sub-command")

@@ -1,4 +1,5 @@
-"""Names of the models hifisynth uses unless told otherwise, and the reserved vocoder names.
+"""Names of the models hifisynth uses unless told otherwise, the reserved vocoder names, and
+the feature layer kNN-VC uses.
 
 Kept apart from :mod:`synth.pipeline` so the ``synth`` command can show them in ``--help``
 without importing torch.
@@ -11,3 +12,6 @@ GRIFFINLIM = "griffinlim"  # Griffin-Lim inversion of the mel: no weights, only 
 NO_VOCODER = "none"  # no mel vocoder: text to speech returns the espeak-ng base voice as it is
 DEFAULT_EXTRACTOR_ARCH = "WAVLM_LARGE"  # architecture of an extractor given as a weights file
 MAX_TEXT_CHARS = 10_000  # longest text spoken at once by default (about 11 minutes of speech)
+#: The feature layer kNN-VC uses (WavLM-Large's ``SPEAKER_INFORMATION_LAYER``); the layer of any
+#: extractor whose registry entry records none.
+KNNVC_LAYER = 6

@@ -7,8 +7,10 @@ files, prematching, conversion): a name, the frame grid, and ``extract``/``extra
 :class:`WindowedExtractor` implements everything of that interface that does not depend on
 the model library: input checks, resampling, per-utterance waveform normalisation, cutting
 long audio into windows with context, batching windows of several utterances, and the
-whole-utterance statistics of a group-norm front end. A backend (``synth.hf_features`` for
-Hugging Face ``transformers`` models) supplies one padded forward pass, ``_forward``.
+whole-utterance statistics of a group-norm front end. A backend (``synth.features`` for
+torchaudio's models, ``synth.hf_features`` for Hugging Face ``transformers`` models) supplies
+one padded forward pass, ``_forward``. The settings (:class:`ExtractorConfig`) and the error
+type (:class:`FeatureError`) of both live here too.
 
 Frames
     A front end of convolutions with kernels ``k_i`` and strides ``s_i`` gives
@@ -28,14 +30,56 @@ from __future__ import annotations
 
 import math
 import os
+from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
+from vocoder.errors import InputError
+
 from .audio import load_mono, resample_tensor
-from .features import ExtractorConfig, FeatureError
+
+#: The rate the wav2vec 2.0 family is trained at (Hz).
+SAMPLE_RATE = 16000
+
+
+class FeatureError(InputError):
+    """A model, weights file or input that a feature extractor cannot use."""
+
+
+@dataclass
+class ExtractorConfig:
+    """How a feature extractor feeds audio to its model.
+
+    Attributes:
+        sample_rate: rate the model was trained at (Hz); inputs at other rates are resampled.
+        normalize_waveform: scale each utterance to zero mean, unit variance first (what the
+            ``*_LARGE``/XLSR torchaudio bundles and some Hugging Face processors do). kNN-VC
+            does not: keep ``False`` for it.
+        chunk_seconds: centre part of each window that long audio is cut into (s).
+        context_seconds: extra audio on each side of a window, dropped from the output (s).
+        batch_seconds: most audio (s, padding included) in one forward pass; a single
+            window longer than this still runs on its own.
+    """
+
+    sample_rate: int = SAMPLE_RATE
+    normalize_waveform: bool = False
+    chunk_seconds: float = 20.0
+    context_seconds: float = 2.0
+    batch_seconds: float = 48.0
+
+    def validate(self) -> "ExtractorConfig":
+        if self.sample_rate <= 0:
+            raise FeatureError(f"sample_rate must be positive, got {self.sample_rate}")
+        if self.chunk_seconds <= 0:
+            raise FeatureError(f"chunk_seconds must be positive, got {self.chunk_seconds}")
+        if self.context_seconds < 0:
+            raise FeatureError(f"context_seconds must be >= 0, got {self.context_seconds}")
+        if self.batch_seconds <= 0:
+            raise FeatureError(f"batch_seconds must be positive, got {self.batch_seconds}")
+        return self
 
 
 @runtime_checkable
@@ -162,7 +206,7 @@ class WindowedExtractor(nn.Module):
 
     Args:
         name: what the features are called in matching sets.
-        config: input handling and memory settings (:class:`synth.features.ExtractorConfig`).
+        config: input handling and memory settings (:class:`ExtractorConfig`).
         conv_shapes: ``(kernel, stride)`` of each front-end convolution, in order.
         num_layers: transformer layers that can be extracted (``1..num_layers``).
         dim: feature size.

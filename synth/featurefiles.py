@@ -41,7 +41,7 @@ from vocoder.safeload import MAX_FEATURE_FILE_BYTES, TorchFileError, torch_load
 
 from .audio import load_mono
 from .corpus import Utterance
-from .features import SSLFeatureExtractor
+from .extraction import FeatureExtractor
 
 FEATURE_SUFFIXES = (".npy", ".pt")
 INFO_NAME = "features.json"
@@ -253,13 +253,13 @@ def claim_output_dir(directory: str | os.PathLike, info: FeatureSetInfo,
 
 
 # ---------------------------------------------------------------------- frames
-def aligned_frames(extractor: SSLFeatureExtractor, samples: int) -> int:
+def aligned_frames(extractor: FeatureExtractor, samples: int) -> int:
     """Frames that :func:`extract_aligned` gives for ``samples`` at the extractor's rate:
     ``samples // hop_length``."""
     return int(samples) // extractor.hop_length
 
 
-def frames_for_audio(extractor: SSLFeatureExtractor, samples: int, sample_rate: int) -> int:
+def frames_for_audio(extractor: FeatureExtractor, samples: int, sample_rate: int) -> int:
     """Frames of a file of ``samples`` at ``sample_rate`` once resampled to the extractor's
     rate (``ceil(samples * rate / sample_rate)`` samples, as :func:`synth.audio.load_mono`)."""
     if sample_rate != extractor.sample_rate:
@@ -267,7 +267,7 @@ def frames_for_audio(extractor: SSLFeatureExtractor, samples: int, sample_rate: 
     return aligned_frames(extractor, samples)
 
 
-def extract_aligned(extractor: SSLFeatureExtractor, waveforms: Sequence[Tensor],
+def extract_aligned(extractor: FeatureExtractor, waveforms: Sequence[Tensor],
                     layer: int) -> list[Tensor]:
     """Features on the vocoder's frame grid: ``samples // hop`` frames per waveform.
 
@@ -349,7 +349,7 @@ def error_text(exc: BaseException) -> str:
     return text or type(exc).__name__
 
 
-def load_for_extractor(extractor: SSLFeatureExtractor, utt: Utterance,
+def load_for_extractor(extractor: FeatureExtractor, utt: Utterance,
                        max_seconds: float | None = MAX_SECONDS) -> Tensor:
     """An utterance's audio as mono float32 ``(samples,)`` at the extractor's rate, at least
     one frame long.
@@ -365,7 +365,7 @@ def load_for_extractor(extractor: SSLFeatureExtractor, utt: Utterance,
     return wav
 
 
-def extract_corpus(extractor: SSLFeatureExtractor, utterances: Sequence[Utterance],
+def extract_corpus(extractor: FeatureExtractor, utterances: Sequence[Utterance],
                    output_dir: str | os.PathLike, layer: int, *, save_dtype: str = "float16",
                    batch_seconds: float = 60.0, overwrite: bool = False, progress: bool = True,
                    log: Log = report, max_seconds: float | None = MAX_SECONDS) -> JobSummary:

@@ -1,55 +1,47 @@
 """Self-supervised speech features from torchaudio's wav2vec 2.0 family (wav2vec 2.0, HuBERT, WavLM).
 
-One extractor, :class:`SSLFeatureExtractor`, wraps any :class:`torchaudio.models.Wav2Vec2Model`
-(built by ``wav2vec2_model`` / ``wavlm_model`` or a preset such as ``wavlm_large``) and returns
-the output of one transformer layer as ``(batch, frames, dim)`` at 50 frames per second for
-16 kHz input.
+:class:`SSLFeatureExtractor` wraps any :class:`torchaudio.models.Wav2Vec2Model` (built by
+``wav2vec2_model`` / ``wavlm_model`` or a preset such as ``wavlm_large``) and returns the output
+of one transformer layer as ``(batch, frames, dim)`` at 50 frames per second for 16 kHz input.
+It is one backend of :class:`synth.extraction.FeatureExtractor`; windows, batching, resampling
+and the group-norm statistics are :class:`synth.extraction.WindowedExtractor`'s, shared with
+the Hugging Face backend (:mod:`synth.hf_features`). This module also builds torchaudio's
+bundles from a table of public factories and weights files (:func:`architecture`,
+:func:`load_extractor`).
 
 Layer numbering
     ``layer=n`` (``1 <= n <= num_layers``) is the output of transformer layer ``n``, counting
     from 1, before any final encoder layer norm. It equals torchaudio's
-    ``model.extract_features(wav)[0][n - 1]`` and Hugging Face's ``hidden_states[n]`` (except
-    the last layer of pre-LN models, where Hugging Face applies the final layer norm).
+    ``model.extract_features(wav)[0][n - 1]`` and, for a model converted from Hugging Face,
+    ``transformers``' ``hidden_states[n]`` for every ``n`` (transformers >= 5 records the last
+    layer of pre-LN models before the final norm too; ``last_hidden_state`` has it).
     kNN-VC uses ``layer=6`` of WavLM-Large (its ``SPEAKER_INFORMATION_LAYER``) fed with the raw
     waveform, i.e. *without* the per-utterance waveform normalisation that torchaudio's
     WavLM-Large bundle applies; ``normalize_waveform=False`` (the default) matches that.
 
 Frames
     The convolutional front end has a receptive field of 400 samples and a stride of 320 at
-    16 kHz, so ``samples`` give ``(samples - 400) // 320 + 1`` frames (computed layer by layer by
-    :meth:`SSLFeatureExtractor.num_frames`); frame ``i`` covers samples ``[320 i, 320 i + 400)``.
+    16 kHz, so ``samples`` give ``(samples - 400) // 320 + 1`` frames; frame ``i`` covers
+    samples ``[320 i, 320 i + 400)``.
 
-Memory
-    Audio longer than ``chunk_seconds + 2 * context_seconds`` is cut into windows of
-    ``chunk_seconds`` with ``context_seconds`` of extra audio on each side; only the centre
-    frames of each window are kept. The convolutional front end is exact under this cutting
-    (windows start on a multiple of the 320-sample stride; the group norm of Base models uses
-    statistics of the whole utterance, computed in a separate pass), so chunked and whole
-    extraction differ only through the transformer's attention span and positional
-    convolution, which see ``context_seconds`` beyond each kept frame. Windows of several
-    utterances are batched up to ``batch_seconds`` of audio per forward pass, so memory does not
-    grow with the length of the audio beyond the output itself (``frames * dim * 4`` bytes).
-
-Batches
-    Padded batches give the same features as one-by-one extraction: padding never reaches a
-    valid frame (masked attention, zeroed padded frames before the positional convolution,
+Memory and batches
+    See :mod:`synth.extraction`: long audio is cut into windows with context, windows of
+    several utterances are batched, and padded batches give the same features as one-by-one
+    extraction (masked attention, zeroed padded frames before the positional convolution,
     per-utterance group-norm statistics).
 """
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
 from vocoder.dependencies import require
-from vocoder.errors import InputError
 from vocoder.weightnorm import current_weight_norm_names
 
 # torchaudio must match torch binary for binary; a mismatch is one line naming both versions.
@@ -57,50 +49,14 @@ torchaudio = require("torchaudio", "SSL feature extraction (voice conversion)")
 from torchaudio.models import Wav2Vec2Model, wav2vec2_model, wavlm_model  # noqa: E402
 from torchaudio.models.wav2vec2.wavlm_attention import WavLMSelfAttention  # noqa: E402
 
-from .audio import load_mono, resample_tensor  # noqa: E402
+from .defaults import KNNVC_LAYER  # noqa: E402,F401 - also known by this module's name
+from .extraction import (SAMPLE_RATE, ExtractorConfig, FeatureError,  # noqa: E402
+                         WindowedExtractor, apply_group_norm)
 
-SAMPLE_RATE = 16000
-KNNVC_LAYER = 6
 TORCHAUDIO_MODEL_URL = "https://download.pytorch.org/torchaudio/models/"
 
 
-class FeatureError(InputError):
-    """A model, weights file or input that the feature extractor cannot use."""
-
-
-@dataclass
-class ExtractorConfig:
-    """How an :class:`SSLFeatureExtractor` feeds audio to its model.
-
-    Attributes:
-        sample_rate: rate the model was trained at (Hz); inputs at other rates are resampled.
-        normalize_waveform: scale each utterance to zero mean, unit variance first (what the
-            ``*_LARGE``/XLSR torchaudio bundles do). kNN-VC does not: keep ``False`` for it.
-        chunk_seconds: centre part of each window that long audio is cut into (s).
-        context_seconds: extra audio on each side of a window, dropped from the output (s).
-        batch_seconds: most audio (s, padding included) in one forward pass; a single
-            window longer than this still runs on its own.
-    """
-
-    sample_rate: int = SAMPLE_RATE
-    normalize_waveform: bool = False
-    chunk_seconds: float = 20.0
-    context_seconds: float = 2.0
-    batch_seconds: float = 48.0
-
-    def validate(self) -> "ExtractorConfig":
-        if self.sample_rate <= 0:
-            raise FeatureError(f"sample_rate must be positive, got {self.sample_rate}")
-        if self.chunk_seconds <= 0:
-            raise FeatureError(f"chunk_seconds must be positive, got {self.chunk_seconds}")
-        if self.context_seconds < 0:
-            raise FeatureError(f"context_seconds must be >= 0, got {self.context_seconds}")
-        if self.batch_seconds <= 0:
-            raise FeatureError(f"batch_seconds must be positive, got {self.batch_seconds}")
-        return self
-
-
-class SSLFeatureExtractor(nn.Module):
+class SSLFeatureExtractor(WindowedExtractor):
     """Features of one transformer layer of a (frozen) wav2vec 2.0 / HuBERT / WavLM model.
 
     Args:
@@ -111,233 +67,26 @@ class SSLFeatureExtractor(nn.Module):
         config: input handling and memory settings.
     """
 
+    #: torchaudio's bundles normalise with ``layer_norm``'s default ``eps``.
+    waveform_norm_eps = 1e-5
+
     def __init__(self, model: Wav2Vec2Model, name: str,
                  config: ExtractorConfig | None = None) -> None:
-        super().__init__()
         if not isinstance(model, Wav2Vec2Model):
             raise FeatureError(f"expected a torchaudio Wav2Vec2Model, got {type(model).__name__}")
-        self.model = model.eval().requires_grad_(False)
-        self.name = name
-        self.config = (config or ExtractorConfig()).validate()
         blocks = model.feature_extractor.conv_layers
-        self._kernels = [int(b.kernel_size) for b in blocks]
-        self._strides = [int(b.stride) for b in blocks]
-        self.hop_length = math.prod(self._strides)
-        field = 1
-        for k, s in zip(reversed(self._kernels), reversed(self._strides)):
-            field = (field - 1) * s + k
-        self.receptive_field = field
-        self.num_layers = len(model.encoder.transformer.layers)
-        self.dim = int(model.encoder.feature_projection.projection.out_features)
+        super().__init__(name, config, [(b.kernel_size, b.stride) for b in blocks],
+                         len(model.encoder.transformer.layers),
+                         model.encoder.feature_projection.projection.out_features)
+        self.model = model.eval().requires_grad_(False)
         self.is_wavlm = isinstance(model.encoder.transformer.layers[0].attention,
                                    WavLMSelfAttention)
-        self._group_norm = isinstance(blocks[0].layer_norm, nn.GroupNorm)
 
-    def train(self, mode: bool = True) -> "SSLFeatureExtractor":
-        """The wrapped model always stays in eval mode (no dropout, no layer drop)."""
-        super().train(mode)
-        self.model.eval()
-        return self
-
-    @property
-    def sample_rate(self) -> int:
-        return self.config.sample_rate
-
-    @property
-    def frame_rate(self) -> float:
-        """Frames per second (50.0 for 16 kHz models)."""
-        return self.sample_rate / self.hop_length
-
-    @property
-    def device(self) -> torch.device:
-        return next(self.model.parameters()).device
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return next(self.model.parameters()).dtype
-
-    def num_frames(self, num_samples: int | Tensor) -> int | Tensor:
-        """Frames for ``num_samples`` samples at the model's rate (0 if too short)."""
-        n = num_samples
-        for k, s in zip(self._kernels, self._strides):
-            n = (n - k) // s + 1
-        if isinstance(n, Tensor):
-            return n.clamp_min(0)
-        return max(int(n), 0)
-
-    def _check_layer(self, layer: int) -> int:
-        if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) \
-                or not 1 <= int(layer) <= self.num_layers:
-            raise FeatureError(f"layer must be an integer in 1..{self.num_layers} (the output of "
-                               f"that transformer layer, counting from 1) for {self.name}, "
-                               f"got {layer!r}")
-        return int(layer)
-
-    # ------------------------------------------------------------------ public API
-    def extract(self, waveforms: Tensor | np.ndarray, lengths: Tensor | Sequence[int] | None,
-                layer: int, *, sample_rate: int | None = None) -> tuple[Tensor, Tensor]:
-        """Features of transformer layer ``layer`` for a padded batch of audio.
-
-        Args:
-            waveforms: ``(batch, samples)``, ``(batch, channels, samples)`` (channels are
-                averaged) or ``(samples,)``; float in [-1, 1].
-            lengths: valid samples of each item ``(batch,)``; ``None`` means all samples.
-            layer: transformer layer, 1..``num_layers`` (see the module docstring; 6 for
-                kNN-VC with WavLM-Large).
-            sample_rate: rate of ``waveforms`` in Hz; resampled to :attr:`sample_rate` when it
-                differs (lengths are rescaled). ``None`` means the model's rate.
-
-        Returns:
-            ``(features, frame_lengths)``: float32 ``(batch, frames, dim)`` on the model's
-            device, zero beyond each item's length, and ``(batch,)`` int64 valid frames
-            (``frames = max(frame_lengths)``).
-        """
-        items = self._split_batch(waveforms, lengths)
-        if not items:
-            raise FeatureError("waveforms is an empty batch")
-        feats = self.extract_list(items, layer, sample_rate=sample_rate)
-        frame_lengths = torch.tensor([f.shape[0] for f in feats], dtype=torch.long)
-        out = torch.zeros(len(feats), int(frame_lengths.max()), self.dim, device=self.device)
-        for i, f in enumerate(feats):
-            out[i, :f.shape[0]] = f
-        return out, frame_lengths.to(self.device)
-
-    def extract_list(self, waveforms: Sequence[Tensor | np.ndarray], layer: int, *,
-                     sample_rate: int | None = None) -> list[Tensor]:
-        """Features for a list of mono waveforms ``(samples,)`` of any lengths.
-
-        Returns one float32 ``(frames_i, dim)`` tensor per waveform. Windows of all the
-        waveforms are batched together (up to ``batch_seconds`` of audio per pass).
-        """
-        layer = self._check_layer(layer)
-        rate = self.sample_rate if sample_rate is None else int(sample_rate)
-        items = []
-        for i, w in enumerate(waveforms):
-            w = torch.as_tensor(w)
-            if w.dim() != 1:
-                raise FeatureError(f"waveform {i}: expected mono audio (samples,), got shape "
-                                   f"{tuple(w.shape)}")
-            if not torch.is_floating_point(w):
-                raise FeatureError(f"waveform {i}: expected float samples in [-1, 1], got {w.dtype}")
-            if rate != self.sample_rate:
-                w = resample_tensor(w.float(), rate, self.sample_rate)
-            if w.shape[0] < self.receptive_field:
-                raise FeatureError(
-                    f"waveform {i} has {w.shape[0]} samples at {self.sample_rate} Hz; {self.name} "
-                    f"needs at least {self.receptive_field} "
-                    f"({1000 * self.receptive_field / self.sample_rate:.1f} ms) for one frame")
-            items.append(w)
-        with torch.no_grad():
-            return self._extract_items(items, layer)
-
-    def extract_file(self, path: str | os.PathLike, layer: int) -> Tensor:
-        """Features ``(frames, dim)`` of an audio file (mono downmix, resampled to 16 kHz)."""
-        return self.extract_list([load_mono(path, self.sample_rate)], layer)[0]
-
-    # ------------------------------------------------------------------ internals
-    def _split_batch(self, waveforms: Tensor | np.ndarray,
-                     lengths: Tensor | Sequence[int] | None) -> list[Tensor]:
-        x = torch.as_tensor(waveforms)
-        if x.dim() == 1:
-            x = x[None]
-        elif x.dim() == 3:
-            x = x.mean(dim=1)  # mono downmix
-        elif x.dim() != 2:
-            raise FeatureError("waveforms must be (batch, samples), (batch, channels, samples) or "
-                               f"(samples,), got shape {tuple(x.shape)}")
-        if lengths is None:
-            return list(x)
-        lengths = torch.as_tensor(lengths).reshape(-1)
-        if lengths.shape[0] != x.shape[0]:
-            raise FeatureError(f"lengths must have one entry per waveform ({x.shape[0]}), got "
-                               f"{lengths.shape[0]}")
-        out = []
-        for i, (w, n) in enumerate(zip(x, lengths.tolist())):
-            if not 0 < int(n) <= x.shape[1]:
-                raise FeatureError(f"lengths[{i}] = {n} is outside 1..{x.shape[1]} (samples in "
-                                   "the padded batch)")
-            out.append(w[:int(n)])
-        return out
-
-    def _extract_items(self, items: list[Tensor], layer: int) -> list[Tensor]:
-        device, dtype = self.device, self.dtype
-        prepared, stats = [], []
-        for w in items:
-            w = w.to(device=device, dtype=torch.float32)
-            if self.config.normalize_waveform:
-                w = nn.functional.layer_norm(w, w.shape)
-            prepared.append(w.to(dtype))
-            stats.append(self._group_norm_stats(w.to(dtype)) if self._group_norm else None)
-
-        # Cut every item into windows: (item, start sample, end sample, keep frames [a, b) of
-        # the window, destination frame of a).
-        rate, hop, rf = self.sample_rate, self.hop_length, self.receptive_field
-        chunk = max(1, round(self.config.chunk_seconds * self.frame_rate))
-        context = round(self.config.context_seconds * self.frame_rate)
-        windows = []
-        for i, w in enumerate(prepared):
-            n = self.num_frames(w.shape[0])
-            if n <= chunk + 2 * context:
-                windows.append((i, 0, w.shape[0], 0, n, 0))
-                continue
-            pieces = math.ceil(n / chunk)
-            size = math.ceil(n / pieces)
-            for a in range(0, n, size):
-                b = min(a + size, n)
-                wa, wb = max(0, a - context), min(n, b + context)
-                windows.append((i, wa * hop, (wb - 1) * hop + rf, a - wa, b - wa, a))
-
-        outputs = [torch.zeros(self.num_frames(w.shape[0]), self.dim, device=device)
-                   for w in prepared]
-        budget = self.config.batch_seconds * rate
-        group: list[tuple] = []
-        for win in windows:
-            longest = max(end - start for _, start, end, *_ in group + [win])
-            if group and longest * (len(group) + 1) > budget:
-                self._run_group(group, prepared, stats, layer, outputs)
-                group = []
-            group.append(win)
-        if group:
-            self._run_group(group, prepared, stats, layer, outputs)
-        return outputs
-
-    def _run_group(self, group: list[tuple], prepared: list[Tensor], stats: list[Any],
-                   layer: int, outputs: list[Tensor]) -> None:
-        longest = max(end - start for _, start, end, *_ in group)
-        batch = prepared[0].new_zeros(len(group), longest)
-        lengths = torch.empty(len(group), dtype=torch.long)
-        for j, (i, start, end, *_) in enumerate(group):
-            batch[j, :end - start] = prepared[i][start:end]
-            lengths[j] = end - start
-        group_stats = None
-        if self._group_norm:
-            group_stats = (torch.stack([stats[i][0] for i, *_ in group]),
-                           torch.stack([stats[i][1] for i, *_ in group]))
-        feats = self._forward(batch, lengths.to(batch.device), layer, group_stats)
-        for j, (i, _, _, a, b, dest) in enumerate(group):
-            outputs[i][dest:dest + b - a] = feats[j, a:b].float()
-
-    def _group_norm_stats(self, wav: Tensor, piece_frames: int = 65536) -> tuple[Tensor, Tensor]:
-        """Mean and std ``(channels,)`` of the first conv layer's output over a whole utterance.
-
-        Base models normalise that output per channel over time (GroupNorm with one group per
-        channel); computing the statistics once per utterance, in pieces, keeps windows and
-        padded batches exactly consistent with whole, unpadded extraction.
-        """
-        block = self.model.feature_extractor.conv_layers[0]
-        k, s = self._kernels[0], self._strides[0]
-        frames = (wav.shape[0] - k) // s + 1
-        total = torch.zeros(block.conv.out_channels, dtype=torch.float64, device=wav.device)
-        squares = torch.zeros_like(total)
-        for a in range(0, frames, piece_frames):
-            b = min(a + piece_frames, frames)
-            y = block.conv(wav[a * s:(b - 1) * s + k][None, None])[0].double()
-            total += y.sum(dim=1)
-            squares += (y * y).sum(dim=1)
-        mean = total / frames
-        var = (squares / frames - mean * mean).clamp_min(0.0)
-        std = torch.sqrt(var + block.layer_norm.eps)
-        return mean.to(wav.dtype), std.to(wav.dtype)
+    def _group_norm_parts(self) -> tuple[nn.Conv1d, nn.GroupNorm] | None:
+        first = self.model.feature_extractor.conv_layers[0]
+        if isinstance(first.layer_norm, nn.GroupNorm):
+            return first.conv, first.layer_norm
+        return None
 
     def _positional(self, x: Tensor) -> Tensor:
         """The convolutional positional embedding of ``(batch, frames, dim)``.
@@ -371,9 +120,7 @@ class SSLFeatureExtractor(nn.Module):
             x = block.conv(x)
             norm = block.layer_norm
             if isinstance(norm, nn.GroupNorm):
-                mean, std = group_stats
-                x = (x - mean[..., None]) / std[..., None]
-                x = x * norm.weight[:, None] + norm.bias[:, None]
+                x = apply_group_norm(x, group_stats, norm)
             elif norm is not None:
                 x = norm(x)
             x = nn.functional.gelu(x)
@@ -405,7 +152,6 @@ class SSLFeatureExtractor(nn.Module):
             for block in transformer.layers[:layer]:
                 x, _ = block(x, mask)
         return x
-
 
 # ---------------------------------------------------------------------- building and loading
 @dataclass(frozen=True)
@@ -613,37 +359,3 @@ def load_extractor(arch: str | Mapping[str, Any], weights: str | os.PathLike | N
     load_weights(model, load_state_dict_file(weights), str(weights))
     return SSLFeatureExtractor(model, name, config).to(device)
 
-
-def load_hf_extractor(directory: str | os.PathLike, *, name: str | None = None,
-                      config: ExtractorConfig | None = None,
-                      device: str | torch.device = "cpu") -> SSLFeatureExtractor:
-    """An extractor from a Hugging Face ``transformers`` checkpoint directory.
-
-    The directory holds ``config.json`` and the weights (as written by ``save_pretrained``) of
-    a Wav2Vec2, HuBERT or WavLM model; it is read offline and converted with torchaudio's
-    ``import_huggingface_model``. Needs the optional extra ``hf`` (``transformers``).
-    """
-    directory = Path(directory)
-    if not (directory / "config.json").is_file():
-        raise FeatureError(f"{directory}: not a Hugging Face checkpoint directory "
-                           "(no config.json)")
-    try:
-        import transformers
-    except ImportError:
-        raise FeatureError("loading a Hugging Face checkpoint needs the 'transformers' package: "
-                           "pip install 'hifisynth[hf]'") from None
-    from torchaudio.models.wav2vec2.utils import import_huggingface_model
-
-    try:
-        original = transformers.AutoModel.from_pretrained(str(directory), local_files_only=True)
-    except Exception as exc:
-        raise FeatureError(f"{directory}: cannot load the Hugging Face model "
-                           f"({str(exc).strip().splitlines()[0]})") from None
-    kind = type(original).__name__
-    if kind not in ("Wav2Vec2Model", "HubertModel", "WavLMModel"):
-        raise FeatureError(f"{directory}: expected a Wav2Vec2, HuBERT or WavLM model, got {kind}")
-    model = import_huggingface_model(original.eval())
-    cfg = config or ExtractorConfig()
-    if config is None and getattr(original.config, "sampling_rate", None):
-        cfg.sample_rate = int(original.config.sampling_rate)
-    return SSLFeatureExtractor(model, name or directory.name, cfg).to(device)

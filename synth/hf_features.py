@@ -49,8 +49,7 @@ from torch import Tensor, nn
 
 from vocoder.dependencies import require
 
-from .extraction import WindowedExtractor, apply_group_norm
-from .features import ExtractorConfig, FeatureError
+from .extraction import ExtractorConfig, FeatureError, WindowedExtractor, apply_group_norm
 
 #: ``model_type`` in ``config.json`` -> the ``transformers`` class of the bare encoder.
 MODEL_CLASSES = {

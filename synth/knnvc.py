@@ -38,7 +38,8 @@ from vocoder.generator import HiFiGANGenerator, receptive_field_frames
 from vocoder.errors import InputError
 
 from .audio import load_input_audio, normalize_loudness, trim_silence
-from .features import KNNVC_LAYER, SSLFeatureExtractor
+from .defaults import KNNVC_LAYER
+from .extraction import FeatureExtractor
 
 MATCHING_SET_FORMAT = "hifisynth.matching_set"
 MATCHING_SET_VERSION = 1
@@ -161,7 +162,7 @@ def _load_source(source: AudioSource, sample_rate: int, index: int,
     return torch.from_numpy(wav), name
 
 
-def build_matching_set(extractor: SSLFeatureExtractor, sources: Sequence[AudioSource],
+def build_matching_set(extractor: FeatureExtractor, sources: Sequence[AudioSource],
                        layer: int = KNNVC_LAYER, *, trim: str = "energy",
                        top_db: float = 40.0, batch_seconds: float = 120.0,
                        max_seconds: float | None = MAX_SECONDS) -> MatchingSet:
@@ -316,7 +317,7 @@ class KnnVC:
         config: layer, k, trimming, loudness and memory settings.
     """
 
-    def __init__(self, extractor: SSLFeatureExtractor, vocoder: HiFiGANGenerator,
+    def __init__(self, extractor: FeatureExtractor, vocoder: HiFiGANGenerator,
                  sample_rate: int | None = None, config: KnnVCConfig | None = None) -> None:
         self.extractor = extractor
         self.vocoder = vocoder.eval()

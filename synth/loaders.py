@@ -18,7 +18,8 @@ kind                   source                                                 co
                        ``config.json`` or a preset)
 ``feature_extractor``  registry name or weights path (``config``: a           :class:`~synth.features.SSLFeatureExtractor`
                        torchaudio bundle name, or a JSON file of factory      (float32)
-                       arguments)
+                       arguments); or a Hugging Face model directory          or :class:`~synth.hf_features.HFFeatureExtractor`
+                       (option ``layer``: keep layers ``1..layer``)
 ``base_voice``         an espeak-ng voice name (option ``rate``, words per    :class:`~synth.text.EspeakVoice`
                        minute)
 =====================  =====================================================  ==========================================
@@ -27,6 +28,7 @@ kind                   source                                                 co
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -83,7 +85,15 @@ def load_feature_vocoder(hub: "ModelHub", spec: ModelSpec) -> Any:
 
 
 def load_feature_extractor(hub: "ModelHub", spec: ModelSpec) -> Any:
-    """An SSL feature extractor (float32, on the hub's device)."""
+    """An SSL feature extractor (float32, on the hub's device): a registry model or a
+    torchaudio weights file (:func:`synth.features.load_extractor`), or a Hugging Face model
+    directory (:func:`synth.hf_features.load_hf_extractor`; option ``layer``: keep only layers
+    ``1..layer``)."""
+    directory = hf_directory(hub, spec)
+    if directory is not None:
+        from .hf_features import load_hf_extractor
+
+        return load_hf_extractor(directory, layer=spec.option("layer"), device=hub.device)
     from .features import load_extractor
 
     resolved = hub.resolve(spec)
@@ -119,6 +129,45 @@ def extractor_architecture(text: str) -> tuple[Any, str]:
     return text.upper(), text.upper()
 
 
+def is_model_directory(source: str | os.PathLike) -> bool:
+    """Whether an extractor source is a folder (a Hugging Face model directory); a registry
+    name that is also a folder here is still the registry's (see :func:`hf_directory`)."""
+    return Path(os.fspath(source)).expanduser().is_dir()
+
+
+def hf_directory(hub: "ModelHub", spec: ModelSpec) -> Path | None:
+    """The folder ``spec.source`` names, or ``None`` for a registry name or a file."""
+    if hub.entry(spec) is not None or not is_model_directory(spec.source):
+        return None
+    return Path(spec.source).expanduser()
+
+
+def check_extractor_backend(hub: "ModelHub", spec: ModelSpec) -> None:
+    """Fail now, before anything is downloaded, when the backend of a feature extractor
+    cannot run: a registry model or weights file needs torchaudio (a missing or mismatched
+    one raises :class:`~vocoder.errors.DependencyError`, one line naming both versions); a
+    Hugging Face directory needs ``transformers``, checked when it loads (nothing to fetch)."""
+    if hf_directory(hub, spec) is None:
+        from . import features  # noqa: F401 - importing it checks torchaudio
+
+
+def feature_extractor_spec(source: str | os.PathLike, arch: str | os.PathLike | None = None,
+                           layer: int | None = None) -> ModelSpec:
+    """The spec of a feature extractor.
+
+    Args:
+        source: a registry name, a torchaudio weights file, or a Hugging Face model directory.
+        arch: architecture of a weights file (torchaudio bundle name or JSON file); a
+            directory's is in its ``config.json``, so ``arch`` is left out of its spec.
+        layer: the layer that will be extracted; a directory's model then keeps only layers
+            ``1..layer`` (``None``: all of them).
+    """
+    if is_model_directory(source):
+        return ModelSpec.make("feature_extractor", source,
+                              **({} if layer is None else {"layer": int(layer)}))
+    return ModelSpec.make("feature_extractor", source, arch)
+
+
 def default_layer(hub: "ModelHub", spec: ModelSpec) -> int | None:
     """The feature layer a registry extractor's entry records for kNN-VC, if any."""
     entry = hub.entry(spec)
@@ -141,5 +190,6 @@ LOADERS: dict[str, Loader] = {
     "base_voice": load_base_voice,
 }
 
-__all__ = ["LOADERS", "default_layer", "extractor_architecture", "load_base_voice",
+__all__ = ["LOADERS", "check_extractor_backend", "default_layer", "extractor_architecture",
+           "feature_extractor_spec", "hf_directory", "is_model_directory", "load_base_voice",
            "load_feature_extractor", "load_feature_vocoder", "load_mel_vocoder"]

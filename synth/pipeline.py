@@ -62,7 +62,8 @@ from vocoder.inference import FrameVocoder, vocode
 
 from .audio import AudioInput, load_input_audio
 from .defaults import (DEFAULT_EXTRACTOR, DEFAULT_EXTRACTOR_ARCH, DEFAULT_MEL_VOCODER,
-                       DEFAULT_VC_VOCODER, GRIFFINLIM, MAX_TEXT_CHARS, NO_VOCODER)
+                       DEFAULT_VC_VOCODER, GRIFFINLIM, KNNVC_LAYER, MAX_TEXT_CHARS,
+                       NO_VOCODER)
 from .hub import ModelHub, ModelSpec
 from .voices import Voice, VoiceStore, is_saved_voice, reference_list
 
@@ -117,9 +118,11 @@ class SynthConfig:
             (default: the published 22.05 kHz, 80-band settings).
         vc_vocoder, vc_vocoder_config: feature vocoder for voice conversion and a config for
             a path.
-        extractor: SSL feature extractor: registry name or weights path.
-        extractor_arch: architecture of an ``extractor`` path: a torchaudio bundle name or a
-            JSON file of factory arguments.
+        extractor: SSL feature extractor: registry name, torchaudio weights path, or a
+            Hugging Face model directory (``config.json`` and weights; only layers
+            ``1..layer`` of its model are loaded).
+        extractor_arch: architecture of an ``extractor`` weights path: a torchaudio bundle
+            name or a JSON file of factory arguments (a directory's is in its config.json).
         layer: feature layer for kNN-VC (default: the registry entry's, else 6).
         k: neighbours averaged per frame in kNN-VC.
         loudness: loudness of converted speech in LUFS (``None``: as it comes).
@@ -200,7 +203,10 @@ class SynthConfig:
 
     @property
     def extractor_spec(self) -> ModelSpec:
-        return ModelSpec.make("feature_extractor", self.extractor, self.extractor_arch)
+        from .loaders import feature_extractor_spec
+
+        return feature_extractor_spec(self.extractor, self.extractor_arch,
+                                      self.layer or KNNVC_LAYER)
 
     @property
     def vc_vocoder_spec(self) -> ModelSpec:
@@ -327,11 +333,11 @@ class Synthesizer:
         """The kNN-VC converter (feature extractor + feature vocoder, with ``k``, ``layer`` and
         ``loudness`` from the config). Both models are fetched first, so when both are
         missing the error names both."""
-        from .features import KNNVC_LAYER
         from .knnvc import KnnVC, KnnVCConfig
-        from .loaders import default_layer
+        from .loaders import check_extractor_backend, default_layer
 
         extractor_spec, vocoder_spec = self.config.extractor_spec, self.config.vc_vocoder_spec
+        check_extractor_backend(self.hub, extractor_spec)  # a broken torchaudio says so first
         self.hub.fetch([extractor_spec, vocoder_spec])  # kinds checked first, then files
         extractor = self.hub.load(extractor_spec)
         generator = self.hub.load(vocoder_spec)

@@ -37,11 +37,11 @@ from torch import Tensor
 from vocoder.audio import AudioError, audio_info
 
 from .corpus import Utterance, by_speaker
+from .extraction import FeatureExtractor
 from .featurefiles import (FeatureFileError, FeatureSetInfo, JobSummary, Log, claim_output_dir,
                            error_text, extract_aligned, feature_shape, find_feature_file,
                            frames_for_audio, load_for_extractor, output_path, progress_bar,
                            read_features, read_info, report, write_features)
-from .features import SSLFeatureExtractor
 from .knnvc import knn_regress
 
 DEFAULT_K = 4
@@ -191,7 +191,7 @@ class ExtractedFeatures:
     """Features extracted from the audio on the fly, one pool at a time
     (:func:`synth.featurefiles.extract_aligned`: ``samples // hop`` frames)."""
 
-    def __init__(self, extractor: SSLFeatureExtractor, layer: int) -> None:
+    def __init__(self, extractor: FeatureExtractor, layer: int) -> None:
         if not 1 <= int(layer) <= extractor.num_layers:
             raise ValueError(f"layer must be in 1..{extractor.num_layers} for {extractor.name}, "
                              f"got {layer}")

@@ -9,6 +9,10 @@ import argparse
 import os
 from pathlib import Path
 
+#: Refusing ``--extractor-arch`` with a Hugging Face model directory.
+ARCH_WITH_DIRECTORY = ("--extractor-arch goes with an --extractor file, not a model directory "
+                       "(its config.json gives the architecture)")
+
 VOCODER_HELP = (
     "mel vocoder: a registry name (default %(default)s; see 'synth models list': other "
     "toolkits' vocoders too), a checkpoint path of any family (its config files beside it, or "
@@ -20,7 +24,8 @@ def add_vocoder_options(parser: argparse.ArgumentParser, *, mel: bool = True,
                         vc: bool = False) -> None:
     """``--vocoder``/``--vocoder-config`` (``mel``), the voice-conversion models (``vc``),
     and ``--device``/``--dtype``."""
-    from synth.defaults import DEFAULT_EXTRACTOR, DEFAULT_MEL_VOCODER, DEFAULT_VC_VOCODER
+    from synth.defaults import (DEFAULT_EXTRACTOR, DEFAULT_EXTRACTOR_ARCH, DEFAULT_MEL_VOCODER,
+                                DEFAULT_VC_VOCODER)
 
     group = parser.add_argument_group("models and device")
     if mel:
@@ -36,12 +41,13 @@ def add_vocoder_options(parser: argparse.ArgumentParser, *, mel: bool = True,
                            help="feature vocoder for voice conversion (default %(default)s)")
         group.add_argument("--vc-vocoder-config", metavar="CONFIG",
                            help="config.json for a --vc-vocoder checkpoint path")
-        group.add_argument("--extractor", default=DEFAULT_EXTRACTOR, metavar="NAME|PATH",
+        group.add_argument("--extractor", default=DEFAULT_EXTRACTOR, metavar="NAME|PATH|DIR",
                            help="SSL feature extractor for voice conversion (default %(default)s; "
-                                "a path is read as --extractor-arch weights)")
-        group.add_argument("--extractor-arch", default="WAVLM_LARGE", metavar="ARCH",
-                           help="torchaudio architecture of an --extractor path (default "
-                                "%(default)s)")
+                                "a file is read as --extractor-arch weights, a folder as a "
+                                "Hugging Face model directory)")
+        group.add_argument("--extractor-arch", metavar="ARCH",
+                           help="torchaudio architecture of an --extractor file (default "
+                                f"{DEFAULT_EXTRACTOR_ARCH})")
         group.add_argument("--layer", type=int, metavar="N",
                            help="feature layer for kNN-VC (default: the extractor's, 6 for WavLM)")
         group.add_argument("-k", type=int, default=4, metavar="K",
@@ -111,8 +117,16 @@ def make_synthesizer(args: argparse.Namespace, **overrides):
         settings.update(vocoder=args.vocoder, vocoder_config=args.vocoder_config)
     if hasattr(args, "vc_vocoder"):
         settings.update(vc_vocoder=args.vc_vocoder, vc_vocoder_config=args.vc_vocoder_config,
-                        extractor=args.extractor, extractor_arch=args.extractor_arch,
-                        layer=args.layer, k=args.k, loudness=args.loudness)
+                        extractor=args.extractor, layer=args.layer, k=args.k,
+                        loudness=args.loudness)
+        if args.extractor_arch is not None:
+            from synth.loaders import is_model_directory
+
+            if is_model_directory(args.extractor):
+                from synth.cli import CommandError
+
+                raise CommandError(ARCH_WITH_DIRECTORY)
+            settings["extractor_arch"] = args.extractor_arch
     if hasattr(args, "max_text_chars"):
         settings.update(max_text_chars=args.max_text_chars)
     if hasattr(args, "max_seconds"):

@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from synth.defaults import DEFAULT_EXTRACTOR, DEFAULT_EXTRACTOR_ARCH
+from synth.defaults import DEFAULT_EXTRACTOR, DEFAULT_EXTRACTOR_ARCH, KNNVC_LAYER
 from vocoder.cli import positive_float  # noqa: F401 - one argparse type for both commands
 
 DEFAULT_ARCH = DEFAULT_EXTRACTOR_ARCH
@@ -61,18 +61,21 @@ def add_input_options(parser: argparse.ArgumentParser) -> None:
 def add_extractor_options(parser: argparse.ArgumentParser, title: str = "feature extractor"
                           ) -> None:
     group = parser.add_argument_group(title)
-    group.add_argument("--extractor", metavar="NAME|PATH",
+    group.add_argument("--extractor", metavar="NAME|PATH|DIR",
                        help=f"SSL model: a registry name (default {DEFAULT_EXTRACTOR}; see "
-                            "'synth models list') or a torchaudio-format state-dict file of the "
-                            "architecture --extractor-arch")
+                            "'synth models list'), a torchaudio-format state-dict file of the "
+                            "architecture --extractor-arch, or a Hugging Face model directory "
+                            "(config.json and weights, as save_pretrained writes them: "
+                            "Wav2Vec2, HuBERT, WavLM, Wav2Vec2-Conformer, data2vec-audio)")
     group.add_argument("--extractor-arch", metavar="ARCH|JSON",
                        help="architecture of an --extractor file: a torchaudio bundle name "
                             f"(default {DEFAULT_ARCH}; HUBERT_BASE, WAV2VEC2_BASE...) or a JSON "
                             "file of torchaudio factory arguments with \"model_type\" "
                             "(wav2vec2, hubert or wavlm)")
     group.add_argument("--layer", type=positive_int, metavar="N",
-                       help="transformer layer, counting from 1 (default: the registry's "
-                            "kNN-VC layer, 6 for WavLM-Large)")
+                       help="transformer layer, counting from 1; for a Hugging Face directory "
+                            "transformers' hidden_states[N] (default: the registry's kNN-VC "
+                            "layer, else 6)")
 
 
 def add_device_options(parser: argparse.ArgumentParser) -> None:
@@ -122,9 +125,9 @@ def load_extractor_from_args(args: argparse.Namespace):
     import torch
 
     from synth.cli import CommandError
-    from synth.features import KNNVC_LAYER
-    from synth.hub import ModelHub, ModelSpec
-    from synth.loaders import default_layer
+    from synth.commands.common import ARCH_WITH_DIRECTORY
+    from synth.hub import ModelHub
+    from synth.loaders import default_layer, feature_extractor_spec, hf_directory
     from vocoder.errors import InputError
     from vocoder.inference import pick_dtype
 
@@ -134,9 +137,10 @@ def load_extractor_from_args(args: argparse.Namespace):
     except ValueError as exc:
         raise CommandError(str(exc)) from None
     hub = ModelHub.from_env(device=device)
-    spec = ModelSpec.make("feature_extractor", args.extractor or DEFAULT_EXTRACTOR,
-                          args.extractor_arch or DEFAULT_ARCH)
+    spec = feature_extractor_spec(args.extractor or DEFAULT_EXTRACTOR,
+                                  args.extractor_arch or DEFAULT_ARCH, args.layer or KNNVC_LAYER)
     entry = hub.entry(spec)
+    directory = hf_directory(hub, spec)
     if entry is not None:
         if entry.kind != "feature_extractor":
             raise CommandError(f"--extractor {entry.name}: a {entry.kind.replace('_', ' ')}, not "
@@ -144,11 +148,16 @@ def load_extractor_from_args(args: argparse.Namespace):
         if args.extractor_arch is not None:
             raise CommandError("--extractor-arch goes with an --extractor file, not a registry "
                                "name (the registry gives the architecture)")
+    elif directory is not None and args.extractor_arch is not None:
+        raise CommandError(ARCH_WITH_DIRECTORY)
     try:
         extractor = hub.load(spec)
     except InputError as exc:
         if args.extractor_arch and str(exc).startswith(f"{args.extractor_arch}:"):
             raise CommandError(f"--extractor-arch {exc}") from None
+        if directory is not None and str(exc).startswith("layer must be"):
+            given = f"--layer {args.layer}" if args.layer else f"--layer (default {KNNVC_LAYER})"
+            raise CommandError(f"{given}: {exc}") from None
         raise CommandError(str(exc)) from None
     layer = int(args.layer or default_layer(hub, spec) or KNNVC_LAYER)
     if not 1 <= layer <= extractor.num_layers:

@@ -86,3 +86,30 @@ def test_command_line_help_and_bad_options(tmp_path) -> None:
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == \
         "app.py: error: --concurrency must be at least 1 (see 'app.py --help')"
+
+
+def test_an_extractor_directory_at_start_up(tmp_path) -> None:
+    """`app.py --extractor DIR`: a Hugging Face Wav2Vec2-Conformer runs voice conversion."""
+    pytest.importorskip("transformers")
+    from tests.conftest import speechlike, write_wav
+    from tests.synth.hfkit import save_tiny
+    from tests.synth.pipeline_models import save_tiny_vc_models
+
+    directory = save_tiny(tmp_path / "conformer", "conformer-relative")
+    vc_vocoder = save_tiny_vc_models(tmp_path / "vc")["vc_vocoder"]
+    options = ["--extractor", str(directory), "--vc-vocoder", str(vc_vocoder), "--layer", "1",
+               "--vocoder", "griffinlim", "--device", "cpu", "--voices-dir", str(tmp_path / "v")]
+    parser = webapp.build_parser()
+    config = webapp.config_from_args(parser.parse_args(options), tmp_path / "temp")
+    service = SynthService(config, ModelCache(ModelRegistry([]), tmp_path / "home"))
+    assert service.preload() == [] and service.banner() == ""
+    assert service.status()["models"]["extractor"] == "conformer"
+    assert service.synth.knnvc.extractor.num_layers == 1  # only the layers used are loaded
+    source = write_wav(tmp_path / "src.wav", speechlike(0.8, 16000, seed=1), 16000)
+    reference = write_wav(tmp_path / "ref.wav", speechlike(1.5, 16000, seed=2), 16000)
+    wav, notes = service.convert(str(source), [str(reference)])
+    assert Path(wav).is_file() and "16000 Hz" in notes
+    with pytest.raises(ValueError, match="--extractor-arch goes with an --extractor file, not a "
+                                         "model directory"):
+        webapp.config_from_args(parser.parse_args([*options, "--extractor-arch", "WAVLM_LARGE"]),
+                                tmp_path / "temp")

@@ -1,5 +1,7 @@
-"""End to end: synth features -> synth prematch -> vocoder train (a tiny 22.05 kHz feature
-vocoder) -> the g_ checkpoint loads and converts a clip with KnnVC."""
+"""End to end, with each extractor backend (a torchaudio weights file, a Hugging Face
+Wav2Vec2-Conformer directory): synth features -> synth prematch -> vocoder train (a tiny
+22.05 kHz feature vocoder) -> the g_ checkpoint loads and converts a clip with KnnVC, and a
+voice is saved and used with `synth voice` / `synth convert`."""
 
 from __future__ import annotations
 
@@ -8,12 +10,15 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pytest
+import torch
 
 from synth.audio import integrated_loudness
-from synth.knnvc import KnnVC, KnnVCConfig
+from synth.knnvc import KnnVC, KnnVCConfig, MatchingSet
+from vocoder.audio import load_audio
 from vocoder.checkpoint import load_generator
 
 from .corpuskit import load_tiny_extractor, make_corpus, write_tiny_extractor
@@ -34,19 +39,39 @@ TINY_FEATURE_VOCODER = {
 }
 
 
-def run(*args: object) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(REPO))
+def run(*args: object, env: dict | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ, **(env or {}), PYTHONPATH=str(REPO))
     result = subprocess.run([sys.executable, "-m", *map(str, args)], capture_output=True,
                             text=True, env=env, timeout=600, cwd=REPO)
     assert result.returncode == 0, result.stderr[-3000:]
     return result
 
 
+def torchaudio_backend(directory: Path) -> tuple[list, Callable]:
+    """A tiny WavLM state dict with its architecture JSON: the options and the extractor."""
+    weights, arch = write_tiny_extractor(directory)
+    return (["--extractor", weights, "--extractor-arch", arch],
+            lambda: load_tiny_extractor(weights, arch))
+
+
+def conformer_backend(directory: Path) -> tuple[list, Callable]:
+    """A tiny relative-position Wav2Vec2-Conformer saved with ``save_pretrained``."""
+    pytest.importorskip("transformers")
+    from synth.hf_features import load_hf_extractor
+
+    from .hfkit import save_tiny
+
+    model = save_tiny(directory / "conformer", "conformer-relative")
+    return ["--extractor", model], lambda: load_hf_extractor(model)
+
+
 @pytest.mark.slow
-def test_features_prematch_train_convert(tmp_path):
+@pytest.mark.parametrize("backend", [torchaudio_backend, conformer_backend],
+                         ids=["torchaudio", "conformer"])
+def test_features_prematch_train_convert(tmp_path, backend):
     corpus = make_corpus(tmp_path / "corpus")
-    weights, arch = write_tiny_extractor(tmp_path / "model")
-    model = ["--extractor", weights, "--extractor-arch", arch, "--layer", 2, "--quiet"]
+    extractor_args, load_extractor = backend(tmp_path / "model")
+    model = [*extractor_args, "--layer", 2, "--quiet"]
     run("synth", "features", "--input-wavs", tmp_path / "corpus", "--recursive",
         "--output-dir", tmp_path / "feats", *model)
     run("synth", "prematch", "--input-wavs", tmp_path / "corpus", "--recursive",
@@ -60,16 +85,30 @@ def test_features_prematch_train_convert(tmp_path):
                  "--checkpoint-interval", 3, "--num-workers", 0, "--device", "cpu",
                  "--no-progress")
     assert "skipping" not in result.stderr  # every feature file fits its 22.05 kHz audio
-    generator, config = load_generator(tmp_path / "run" / "g_00000003")
+    checkpoint = tmp_path / "run" / "g_00000003"
+    generator, config = load_generator(checkpoint)
     assert config.is_feature_vocoder and config.generator.upsample_factor == 441
 
-    extractor = load_tiny_extractor(weights, arch)
+    extractor = load_extractor()
     vc = KnnVC(extractor, generator, config=KnnVCConfig(layer=2))
     assert vc.sample_rate == 22050
-    target = vc.build_matching_set([item["path"] for uid, item in sorted(corpus.items())
-                                    if item["speaker"] == "26"])
+    references = [item["path"] for uid, item in sorted(corpus.items()) if item["speaker"] == "26"]
+    target = vc.build_matching_set(references)
     source = corpus["19-198-0000"]
     wav = vc.convert(source["path"], target)
     frames = (source["samples16k"] - 400) // 320 + 1
     assert wav.shape == (frames * 441,) and np.isfinite(wav).all()
     assert integrated_loudness(wav, 22050) == pytest.approx(-16.0, abs=0.5)
+
+    # The same voice saved and used by the commands, with the trained vocoder.
+    env = dict(HIFISYNTH_HOME=str(tmp_path / "home"), HIFISYNTH_OFFLINE="1")
+    models = [*extractor_args, "--layer", 2, "--vc-vocoder", checkpoint]
+    run("synth", "voice", *references, "-o", tmp_path / "voice.pt", *models, env=env)
+    voice = MatchingSet.load(tmp_path / "voice.pt", model=extractor.name, layer=2,
+                             dim=extractor.dim)
+    torch.testing.assert_close(voice.features.float(), target.features.half().float())
+    run("synth", "convert", source["path"], "--voice", tmp_path / "voice.pt", "-o",
+        tmp_path / "converted.wav", *models, env=env)
+    converted, rate = load_audio(tmp_path / "converted.wav")
+    assert rate == 22050 and converted.shape == wav.shape
+    assert np.abs(converted - np.clip(wav, -1, 1)).max() < 1e-3

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
 from synth.audio import resample_tensor
 from synth.features import (ExtractorConfig, FeatureError, SSLFeatureExtractor, build_model,
-                            load_extractor, load_hf_extractor, load_state_dict_file)
+                            load_extractor, load_state_dict_file)
 
 from .tiny import (FAMILIES, TINY_DIM, TINY_LAYERS, make_attention_local, speechlike,
                    tiny_model, tiny_params)
@@ -236,27 +238,29 @@ def _hf_configs(transformers):
 
 
 @pytest.mark.parametrize("kind", ["wav2vec2", "hubert", "wavlm-large-style"])
-def test_hugging_face_checkpoint_directory(tmp_path, kind):
+def test_layer_n_is_transformers_hidden_states_n(kind):
+    # torchaudio's importer turns a transformers model into a torchaudio one; every layer of
+    # the torchaudio backend then equals transformers' hidden_states[n], the last layer of a
+    # pre-LN model included (transformers >= 5 records it before the final layer norm).
     transformers = pytest.importorskip("transformers")
+    from torchaudio.models.wav2vec2.utils import import_huggingface_model
+
     config, cls = _hf_configs(transformers)[kind]
     torch.manual_seed(0)
     original = cls(config).eval()
-    original.save_pretrained(tmp_path / kind)
-    ext = load_hf_extractor(tmp_path / kind)
-    assert ext.name == kind and ext.dim == TINY_DIM and ext.num_layers == 2
+    with torch.no_grad():
+        for p in original.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    ext = SSLFeatureExtractor(import_huggingface_model(original).eval(), kind)
+    assert ext.dim == TINY_DIM and ext.num_layers == 2
     wav = torch.from_numpy(speechlike(1.0))
     with torch.no_grad():
-        hidden = original(wav[None], output_hidden_states=True).hidden_states
-    # layer n = Hugging Face hidden_states[n]; the last one of pre-LN models has the final norm.
-    last = 1 if config.do_stable_layer_norm else 2
-    for layer in range(1, last + 1):
-        torch.testing.assert_close(ext.extract_list([wav], layer)[0], hidden[layer][0],
+        out = original(wav[None], output_hidden_states=True)
+    for layer in (1, 2):
+        torch.testing.assert_close(ext.extract_list([wav], layer)[0], out.hidden_states[layer][0],
                                    atol=2e-5, rtol=1e-5)
-
-
-def test_hugging_face_errors(tmp_path):
-    with pytest.raises(FeatureError, match="no config.json"):
-        load_hf_extractor(tmp_path)
+    if config.do_stable_layer_norm:  # the final norm is in last_hidden_state only
+        assert (out.last_hidden_state - out.hidden_states[2]).abs().max() > 0.1
 
 
 @pytest.mark.parametrize("family", ["wavlm", "wav2vec2"])
@@ -300,3 +304,56 @@ def test_architecture_table_matches_torchaudio_bundles():
             theirs.encoder.transformer.layer_norm_first, name
     with pytest.raises(FeatureError, match="unknown model architecture"):
         build_model("WAVLM_GIANT")
+
+
+# ---------------------------------------------------------------------- registry extractors
+SHIPPED_EXTRACTORS = ["wavlm-large", "wavlm-base", "wavlm-base-plus", "hubert-base",
+                      "hubert-large", "wav2vec2-base", "wav2vec2-large-lv60k", "wav2vec2-xlsr53",
+                      "wav2vec2-xlsr-300m"]
+
+
+def shipped_registry():
+    from synth.models import ModelRegistry
+
+    return ModelRegistry.load(Path(__file__).resolve().parents[2] / "assets" / "models.json")
+
+
+def test_shipped_feature_extractors():
+    registry = shipped_registry()
+    extractors = [e for e in registry if e.kind == "feature_extractor"]
+    assert [e.name for e in extractors] == SHIPPED_EXTRACTORS
+    # kNN-VC's layer is recorded only where it is published (WavLM-Large layer 6).
+    assert {e.name: e.extractor_architecture()[2] for e in extractors
+            if e.config.get("knnvc_layer")} == {"wavlm-large": 6}
+    # Nothing is published but the files: sizes are estimates, hashes recorded on first use.
+    assert {e.name: e.size_text for e in extractors} == {
+        name: "~360.1 MiB" if "base" in name else "~1.2 GiB" for name in SHIPPED_EXTRACTORS}
+    for entry in extractors:
+        assert entry.sha256 is None and "not published" in entry.sha256_note
+        assert entry.size is None and f"{entry.approx_size:,}" in entry.size_note
+        assert entry.licence == "MIT" and entry.licence_url and entry.source
+
+
+@pytest.mark.parametrize("name", SHIPPED_EXTRACTORS)
+def test_shipped_extractor_entry_matches_its_torchaudio_bundle(name):
+    # The bundle's private attributes are read here only, to check the registry against them.
+    import torchaudio
+
+    entry = shipped_registry().get(name)
+    bundle = getattr(torchaudio.pipelines, entry.config["torchaudio_bundle"])
+    expected = {k: [list(t) for t in v] if k == "extractor_conv_layer_config" else v
+                for k, v in bundle._params.items()}
+    assert entry.config["params"] == dict(expected, aux_num_out=None)
+    assert entry.urls == ("https://download.pytorch.org/torchaudio/models/" + bundle._path,)
+    assert entry.filename == bundle._path
+    assert entry.config["sample_rate"] == bundle.sample_rate == 16000
+    assert entry.config["normalize_waveform"] == bundle._normalize_waveform
+    assert entry.config["feature_dim"] == expected["encoder_embed_dim"]
+    assert f"({expected['encoder_num_layers']} layers, {expected['encoder_embed_dim']}-dim" \
+        in entry.description
+    arch, arch_name, _ = entry.extractor_architecture()
+    assert arch == arch_name == entry.config["torchaudio_bundle"]
+    with torch.device("meta"):
+        model = build_model(arch)
+    weights = sum(t.numel() * 4 for t in model.state_dict().values())
+    assert weights < entry.approx_size < weights * 1.001

@@ -49,6 +49,9 @@ def make_cache(tmp_path: Path, entries: list[dict], **kwargs) -> ModelCache:
 
 def test_shipped_registry_entries() -> None:
     registry = ModelRegistry.load(REPO / "assets" / "models.json")
+    # torchaudio's other self-supervised encoders: tests/synth/test_features.py
+    registry = ModelRegistry([e for e in registry
+                              if e.kind != "feature_extractor" or e.name == "wavlm-large"])
     assert registry.names()[:4] == ["wavlm-large", "hifigan-v3-ljspeech",
                                     "knnvc-hifigan-prematched", "knnvc-hifigan"]
     # the other toolkits' vocoders (tests/vocoder/families/test_registry_entries.py)
@@ -93,17 +96,6 @@ def test_shipped_vocoder_configs_are_the_published_presets() -> None:
     assert wavlm.config["sample_rate"] == 16000 and wavlm.config["params"]["encoder_num_layers"] == 24
     with pytest.raises(Exception, match="not a vocoder"):
         wavlm.hifigan_config()
-
-
-def test_shipped_wavlm_params_match_torchaudio_bundle() -> None:
-    torchaudio = pytest.importorskip("torchaudio")
-    bundle = torchaudio.pipelines.WAVLM_LARGE
-    registry = ModelRegistry.load(REPO / "assets" / "models.json")
-    params = registry.get("wavlm-large").config["params"]
-    expected = {k: [list(t) for t in v] if k == "extractor_conv_layer_config" else v
-                for k, v in bundle._params.items()}
-    assert params == expected
-    assert bundle.sample_rate == 16000
 
 
 @pytest.mark.parametrize("change, message", [
