@@ -258,6 +258,16 @@ def read_processor_config(directory: str | os.PathLike) -> ExtractorConfig:
     return config.validate()
 
 
+def _check_weight_files(directory: Path) -> None:
+    """Refuse PyTorch weight files (``pytorch_model*.bin``) that would inflate or hold more
+    than an extractor can need, before transformers reads them (vocoder.safeload); the
+    safetensors format holds no compressed or code-running data."""
+    from vocoder.safeload import MAX_EXTRACTOR_BYTES, check_archive
+
+    for path in sorted(directory.glob("pytorch_model*.bin")):
+        check_archive(path, MAX_EXTRACTOR_BYTES, what="weights file")
+
+
 def load_hf_extractor(directory: str | os.PathLike, layer: int | None = None, *,
                       name: str | None = None, config: ExtractorConfig | None = None,
                       device: str | torch.device = "cpu",
@@ -300,6 +310,7 @@ def load_hf_extractor(directory: str | os.PathLike, layer: int | None = None, *,
                               or not 1 <= layer <= total):
         raise FeatureError(f"layer must be an integer in 1..{total} (the encoder layers of "
                            f"{directory}), got {layer!r}")
+    _check_weight_files(directory)
     try:
         model, info = model_class.from_pretrained(
             directory, config=hf_config, local_files_only=True, dtype=dtype,

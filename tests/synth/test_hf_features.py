@@ -271,6 +271,20 @@ def test_weights_that_are_missing_or_do_not_fit(hf_dir, tmp_path):
         "encoder.layers.0.feed_forward.intermediate_dense.bias: expected (48,), got (64,))")
 
 
+def test_bin_weights_that_would_inflate_are_refused_before_transformers_reads_them(hf_dir,
+                                                                                  tmp_path):
+    from tests.hostile import zip_bomb
+
+    bomb = with_config(hf_dir("wavlm"), tmp_path / "bomb")
+    (bomb / "model.safetensors").unlink()
+    zip_bomb(bomb / "pytorch_model.bin", inflated=64 << 20)
+    with pytest.raises(HifisynthError) as err:
+        load_hf_extractor(bomb)
+    message = one_line_error(err)
+    assert message.startswith(f"{bomb / 'pytorch_model.bin'}: refused"), message
+    assert "compressed" in message or "deflated" in message, message
+
+
 def test_layer_and_audio_errors(hf_dir):
     ext = load_hf_extractor(hf_dir("conformer-relative"))
     for layer in (0, 3, -1, 1.5, True):
