@@ -39,8 +39,12 @@ def new_user_app(app_models, tmp_path_factory):
 
 
 def close_toasts(page) -> None:
+    """Close every toast and wait until none is left, so the next wait sees only a new one."""
     for button in page.locator("[data-testid='toast-close']").all():
         button.click()
+    page.wait_for_function(
+        "() => document.querySelectorAll(\"[data-testid='toast-text']\").length === 0",
+        timeout=30_000)
 
 
 @pytest.mark.slow
