@@ -79,7 +79,7 @@ def user_message(exc: BaseException) -> str | None:
         if "mel_vocoder" in exc.kinds and exc.reason == "missing":
             message += "; or choose 'griffinlim' as the vocoder (no download, lower quality)"
     elif isinstance(exc, ModelKindError):
-        message += f"; choose a {kind_label(exc.expected)}"
+        message += f"; choose {kind_label(exc.expected, True)}"
     return message
 
 

@@ -112,7 +112,7 @@ class ModelCatalog:
         if choice in self.cache.registry:
             entry = self.cache.registry.get(choice)
             if entry.kind != "mel_vocoder":
-                raise ChoiceError(f"model '{choice}' is a {kind_label(entry.kind)}, not a mel "
+                raise ChoiceError(f"model '{choice}' is {kind_label(entry.kind, True)}, not a mel "
                                   "vocoder; choose a mel vocoder")
             return choice
         path = self._models_dir_file(choice)

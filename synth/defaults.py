@@ -10,3 +10,8 @@ DEFAULT_EXTRACTOR = "wavlm-large"
 GRIFFINLIM = "griffinlim"  # Griffin-Lim inversion of the mel: no weights, only when asked for
 NO_VOCODER = "none"  # no mel vocoder: text to speech returns the espeak-ng base voice as it is
 DEFAULT_EXTRACTOR_ARCH = "WAVLM_LARGE"  # architecture of an extractor given as a weights file
+#: The acoustic model (text -> mel) unless told otherwise: the first of
+#: DEFAULT_ACOUSTIC_MODELS whose weights are in the model cache, else the espeak-ng base voice.
+AUTO_ACOUSTIC = "auto"
+DEFAULT_ACOUSTIC_MODELS = ("tacotron2-characters-ljspeech", "tacotron2-phonemes-ljspeech")
+ESPEAK = "espeak"  # the espeak-ng base voice as the text frontend (its audio, not a mel)

@@ -246,9 +246,9 @@ class ModelHub:
         kind = kind or spec.kind
         entry = self.entry(spec)
         if entry is not None and entry.kind != kind:
-            raise ModelKindError(f"model '{entry.name}' is a {kind_label(entry.kind)}, not a "
-                                 f"{kind_label(kind)}", model=entry.name, kind=entry.kind,
-                                 expected=kind)
+            raise ModelKindError(f"model '{entry.name}' is {kind_label(entry.kind, True)}, "
+                                 f"not {kind_label(kind, True)}", model=entry.name,
+                                 kind=entry.kind, expected=kind)
 
     def resolve(self, spec: ModelSpec) -> ResolvedModel:
         """The file of ``spec`` (kind checked, fetched into the cache if it may be) and its
