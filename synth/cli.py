@@ -91,13 +91,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 #: Which option takes a model of each kind.
 KIND_OPTIONS = {"mel_vocoder": "--vocoder", "feature_vocoder": "--vc-vocoder",
-                "feature_extractor": "--extractor"}
+                "feature_extractor": "--extractor", "acoustic_model": "--acoustic"}
 
 
 def error_line(exc: BaseException) -> str:
     """``synth: error: <message>`` on one line, with the command's hints for model errors:
     how to fetch a missing model, the Griffin-Lim vocoder when a mel vocoder is missing, the
-    option a model of another kind belongs to."""
+    base voice when an acoustic model is, the option a model of another kind belongs to, the
+    options that pair an acoustic model with a vocoder."""
+    from synth.acoustic.interface import DecoderStopError, MelMismatchError
     from synth.models import ModelKindError, ModelUnavailableError
 
     message = one_line(exc)
@@ -111,6 +113,14 @@ def error_line(exc: BaseException) -> str:
         if "mel_vocoder" in exc.kinds:
             message += (". Without it, the Griffin-Lim vocoder works with no download "
                         "(lower quality): --vocoder griffinlim")
+        if "acoustic_model" in exc.kinds:
+            message += (". Without it, the espeak-ng base voice needs no download: "
+                        "--acoustic espeak")
     elif isinstance(exc, ModelKindError) and exc.kind in KIND_OPTIONS:
         message += f" (use it with {KIND_OPTIONS[exc.kind]})"
+    elif isinstance(exc, MelMismatchError):
+        message += (" (--vocoder: one trained on the acoustic model's mel, e.g. "
+                    "hifigan-v3-ljspeech or griffinlim; or --acoustic espeak)")
+    elif isinstance(exc, DecoderStopError):
+        message += " (--seed: another seed)"
     return f"synth: error: {message}"
