@@ -258,7 +258,7 @@ def tts_tab(service: SynthService, wrap: Callable, shared: Shared) -> None:
             with gr.Column(scale=2):
                 audio = gr.Audio(label="Speech", type="filepath",
                                  interactive=False, buttons=["download"], elem_id="tts-audio")
-                mel = gr.Image(label="Mel spectrogram (Tacotron2's attention below it)",
+                mel = gr.Image(label="Mel spectrogram and Tacotron2's attention",
                                format="png", height=240,
                                interactive=False, elem_classes="hs-mel", elem_id="tts-mel")
                 notes = gr.Markdown(elem_classes="hs-notes", elem_id="tts-notes")

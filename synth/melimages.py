@@ -59,8 +59,10 @@ def speech_image(mel: np.ndarray | torch.Tensor,
     Sentence ``i``'s alignment ``(frames_i, tokens_i)`` (which input token each frame
     attended to) is placed from frame ``starts[i]``, its tokens stretched over
     ``alignment_rows`` rows, the first token at the bottom: read well, each sentence is a
-    line rising from its start. Pauses between sentences stay dark; a grey line marks where
-    each sentence after the first starts.
+    line rising from its start. Each sentence's weights are scaled to its own strongest one
+    (a trained model's is near 1; an untrained model's attention is spread thin). Pauses
+    between sentences stay dark; a grey line marks where each sentence after the first
+    starts.
     """
     m = mel.detach().float().cpu().numpy() if isinstance(mel, torch.Tensor) else np.asarray(mel)
     m = np.asarray(m, dtype=np.float32).reshape(m.shape[-2], m.shape[-1])
@@ -72,9 +74,10 @@ def speech_image(mel: np.ndarray | torch.Tensor,
         length = min(a.shape[0], frames - start)
         if length <= 0 or a.shape[1] == 0:
             continue
-        canvas[:, start:start + length] = _token_rows(a[:length], alignment_rows).T
+        rows = _token_rows(a[:length], alignment_rows).T
+        canvas[:, start:start + length] = rows / max(float(rows.max()), 1e-6)
     top = mel_image(m, max_width=max_width, min_width=min_width, height=height)
-    bottom = mel_image(canvas, value_range=(0.0, max(float(canvas.max()), 1e-6)),
+    bottom = mel_image(canvas, value_range=(0.0, 1.0),
                        max_width=max_width, min_width=min_width, height=alignment_height)
     scale = top.shape[1] / frames  # both panels share the time axis
     for start in list(starts)[1:]:
