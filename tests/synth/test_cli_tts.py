@@ -16,6 +16,7 @@ from synth.batch import item_seed
 from synth.cli import main
 from tests.conftest import speechlike, write_wav
 from tests.synth.pipeline_models import registry_file, save_tiny_mel_vocoder
+from tests.synth.test_cli_synth import isolated_env  # noqa: F401 - autouse: empty cache, offline
 from tests.synth.tacotron2_models import (acoustic_entry, save_tiny_ljspeech_vocoder,
                                           save_tiny_tacotron2, tiny_tacotron2)
 from vocoder.audio import load_audio
@@ -31,15 +32,6 @@ def models(tmp_path_factory) -> dict[str, Path]:
             "never": save_tiny_tacotron2(root / "never.pth", frames=None),
             "voc": save_tiny_ljspeech_vocoder(root / "lj"),
             "voc16k": save_tiny_mel_vocoder(root / "v16k")}
-
-
-@pytest.fixture(autouse=True)
-def isolated_env(tmp_path, monkeypatch) -> None:
-    """An empty model cache, offline, outside any torchrun job."""
-    for name in ("HIFISYNTH_REGISTRY", "RANK", "WORLD_SIZE", "LOCAL_RANK"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HIFISYNTH_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("HIFISYNTH_OFFLINE", "1")
 
 
 def same_audio(a: Path, b: Path) -> bool:

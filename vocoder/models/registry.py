@@ -226,14 +226,18 @@ class ModelEntry:
         Raises:
             ModelError: the entry is not a feature extractor.
         """
-        if self.kind != "feature_extractor":
-            raise ModelError(f"model '{self.name}' is {kind_label(self.kind, True)}, not a "
-                             "feature extractor")
+        self._expect("feature_extractor")
         cfg = dict(self.config or {})
         bundle = cfg.get("torchaudio_bundle")
         arch = bundle or dict(cfg.get("params") or {},
                               model_type=str(cfg.get("model_type", "wav2vec2")).lower())
         return arch, bundle or self.name, cfg.get("knnvc_layer")
+
+    def _expect(self, kind: str) -> None:
+        """Raise :class:`ModelError` unless the entry is of ``kind``."""
+        if self.kind != kind:
+            raise ModelError(f"model '{self.name}' is {kind_label(self.kind, True)}, not "
+                             f"{kind_label(kind, True)}")
 
     def acoustic_config(self) -> tuple[str, str, Any, dict[str, Any]]:
         """``(architecture, symbols, mel, params)`` of an acoustic model: what its text
@@ -246,9 +250,7 @@ class ModelEntry:
         """
         from vocoder.config import AudioConfig
 
-        if self.kind != "acoustic_model":
-            raise ModelError(f"model '{self.name}' is {kind_label(self.kind, True)}, not an "
-                             "acoustic model")
+        self._expect("acoustic_model")
         cfg = dict(self.config or {})
         return (str(cfg.get("architecture", ACOUSTIC_ARCHITECTURES[0])), cfg["symbols"],
                 AudioConfig.from_dict(cfg["mel"], f"registry entry '{self.name}': mel"),
