@@ -1,7 +1,7 @@
 """``ModelHub``: a model spec in, a ready component out, once.
 
 A :class:`ModelSpec` names a component: its kind (``"mel_vocoder"``, ``"feature_vocoder"``,
-``"feature_extractor"``, ``"base_voice"``...) and its source (a registry name, a file path, or
+``"feature_extractor"``, ``"acoustic_model"``, ``"base_voice"``...) and its source (a registry name, a file path, or
 a reserved word such as ``"griffinlim"``), with the config a file needs. The hub turns it into
 a loaded component on the hub's device and dtype::
 
