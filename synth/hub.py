@@ -1,9 +1,9 @@
 """``ModelHub``: a model spec in, a ready component out, once.
 
 A :class:`ModelSpec` names a component: its kind (``"mel_vocoder"``, ``"feature_vocoder"``,
-``"feature_extractor"``, ``"acoustic_model"``, ``"base_voice"``...) and its source (a registry name, a file path, or
-a reserved word such as ``"griffinlim"``), with the config a file needs. The hub turns it into
-a loaded component on the hub's device and dtype::
+``"feature_extractor"``, ``"acoustic_model"``, ``"base_voice"``...) and its source (a registry
+name, a file path, or a reserved word such as ``"griffinlim"``), with the config a file needs.
+The hub turns it into a loaded component on the hub's device and dtype::
 
     hub = ModelHub.from_env(device="cuda")                    # HIFISYNTH_HOME etc.
     voc = hub.load(ModelSpec("mel_vocoder", "hifigan-v3-ljspeech"))   # .vocoder, .frontend
