@@ -30,11 +30,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from synth.acoustic.interface import MelMismatchError
 from synth.catalog import MODEL_HEADERS
 from synth.cli import quiet_transformers
 from synth.commands.common import ARCH_WITH_DIRECTORY
-from synth.defaults import (DEFAULT_EXTRACTOR, DEFAULT_EXTRACTOR_ARCH, DEFAULT_MEL_VOCODER,
-                            DEFAULT_VC_VOCODER)
+from synth.defaults import (AUTO_ACOUSTIC, DEFAULT_EXTRACTOR, DEFAULT_EXTRACTOR_ARCH,
+                            DEFAULT_MEL_VOCODER, DEFAULT_VC_VOCODER)
 from synth.loaders import is_model_directory
 from synth.models import ModelCache, ModelKindError, ModelUnavailableError, kind_label
 from synth.pipeline import SynthConfig
@@ -81,8 +82,12 @@ def user_message(exc: BaseException) -> str | None:
                         f"tab, or run `synth models download {names}`")
         if "mel_vocoder" in exc.kinds and exc.reason == "missing":
             message += "; or choose 'griffinlim' as the vocoder (no download, lower quality)"
+        if "acoustic_model" in exc.kinds and exc.reason == "missing":
+            message += "; or choose the espeak-ng base voice as the acoustic model (no download)"
     elif isinstance(exc, ModelKindError):
-        message += f"; choose a {kind_label(exc.expected)}"
+        message += f"; choose {kind_label(exc.expected, True)}"
+    elif isinstance(exc, MelMismatchError):
+        message += "; pick another vocoder, or the espeak-ng base voice as the acoustic model"
     return message
 
 
@@ -139,6 +144,7 @@ class Shared:
     status: Any
     banner: Any
     tts_vocoder: Any = None
+    tts_acoustic: Any = None
     saved_voice: Any = None
     lab_vocoder: Any = None
     models_table: Any = None
@@ -177,10 +183,11 @@ def build_ui(service: SynthService):
             banner = service.banner()
             return (service.status_markdown(), gr.update(value=banner, visible=bool(banner)),
                     service.models(), gr.update(choices=service.catalog.voice_names()),
-                    *vocoder_updates(service))
+                    *vocoder_updates(service), acoustic_update(service))
 
         demo.load(on_load, None, [shared.status, shared.banner, shared.models_table,
-                                  shared.saved_voice, shared.tts_vocoder, shared.lab_vocoder],
+                                  shared.saved_voice, shared.tts_vocoder, shared.lab_vocoder,
+                                  shared.tts_acoustic],
                   api_visibility="private", concurrency_limit=None, show_progress="hidden")
     demo.queue(default_concurrency_limit=service.config.concurrency,
                max_size=service.config.queue_size)
@@ -193,6 +200,14 @@ def vocoder_updates(service: SynthService) -> tuple[Any, Any]:
 
     choices, value = service.catalog.vocoder_choices(), service.catalog.preselected_vocoder()
     return gr.update(choices=choices, value=value), gr.update(choices=choices, value=value)
+
+
+def acoustic_update(service: SynthService) -> Any:
+    """New choices for the acoustic-model menu, preselecting a Tacotron2 that is present."""
+    import gradio as gr
+
+    return gr.update(choices=service.catalog.acoustic_choices(),
+                     value=service.catalog.preselected_acoustic())
 
 
 def synthesis_events(service: SynthService) -> dict[str, Any]:
@@ -218,13 +233,20 @@ def tts_tab(service: SynthService, wrap: Callable, shared: Shared) -> None:
                                   max_length=service.limits.max_text_chars,
                                   placeholder="Type English text to speak.", elem_id="tts-text")
                 with gr.Row():
-                    voice = gr.Radio([("Base voice (espeak-ng)", "base"),
-                                      ("Reference clips", "clips"), ("Saved voice", "saved")],
-                                     value="base", label="Voice", elem_id="tts-voice")
+                    acoustic = gr.Dropdown(catalog.acoustic_choices(),
+                                           value=catalog.preselected_acoustic(),
+                                           label="Acoustic model (text to mel)",
+                                           elem_id="tts-acoustic")
                     vocoder = gr.Dropdown(catalog.vocoder_choices(),
                                           value=catalog.preselected_vocoder(),
-                                          label="Vocoder (base voice)", allow_custom_value=True,
+                                          label="Vocoder", allow_custom_value=True,
                                           elem_id="tts-vocoder")
+                with gr.Row():
+                    voice = gr.Radio([("The model's own voice", "base"),
+                                      ("Reference clips", "clips"), ("Saved voice", "saved")],
+                                     value="base", label="Voice", elem_id="tts-voice")
+                    seed = gr.Number(value=-1, precision=0, minimum=-1, maximum=2**31 - 1,
+                                     label="Seed (Tacotron2; -1: a new one)", elem_id="tts-seed")
                 refs = gr.File(label="Reference clips (target voice)", file_count="multiple",
                                file_types=["audio"], visible=False, elem_id="tts-refs")
                 with gr.Row(visible=False) as saved_row:
@@ -239,17 +261,19 @@ def tts_tab(service: SynthService, wrap: Callable, shared: Shared) -> None:
             with gr.Column(scale=2):
                 audio = gr.Audio(label="Speech", type="filepath",
                                  interactive=False, buttons=["download"], elem_id="tts-audio")
-                mel = gr.Image(label="Mel spectrogram", format="png", height=180,
+                mel = gr.Image(label="Mel spectrogram and Tacotron2's attention",
+                               format="png", height=240,
                                interactive=False, elem_classes="hs-mel", elem_id="tts-mel")
                 notes = gr.Markdown(elem_classes="hs-notes", elem_id="tts-notes")
-    shared.tts_vocoder, shared.saved_voice = vocoder, saved
-    button.click(wrap(service.tts, "tts"), [text, voice, refs, saved, vocoder], [audio, notes],
+        speech = gr.State(None)  # the acoustic model's mel and alignments, for the picture
+    shared.tts_vocoder, shared.tts_acoustic, shared.saved_voice = vocoder, acoustic, saved
+    button.click(wrap(service.speak, "tts"),
+                 [text, voice, refs, saved, vocoder, acoustic, seed], [audio, notes, speech],
                  api_name="tts", **synthesis_events(service)
-                 ).success(wrap(service.mel, "mel"), [audio], [mel], api_name="mel",
-                           **VIEW_EVENTS)
-    voice.change(lambda v: (gr.update(visible=v == "clips"), gr.update(visible=v == "saved"),
-                            gr.update(interactive=v == "base")),
-                 [voice], [refs, saved_row, vocoder], queue=False, api_visibility="private")
+                 ).success(wrap(service.tts_view, "mel"), [audio, speech], [mel],
+                           api_name="mel", **VIEW_EVENTS)
+    voice.change(lambda v: (gr.update(visible=v == "clips"), gr.update(visible=v == "saved")),
+                 [voice], [refs, saved_row], queue=False, api_visibility="private")
     refresh.click(lambda: gr.update(choices=catalog.voice_names()), None, [saved],
                   queue=False, api_visibility="private")
 
@@ -363,15 +387,15 @@ def models_tab(service: SynthService, wrap: Callable, shared: Shared) -> None:
     def after_download():
         banner = service.banner()
         return (service.models(), gr.update(value=banner, visible=bool(banner)),
-                *vocoder_updates(service))
+                *vocoder_updates(service), acoustic_update(service))
 
     # The table is not an output of the download (a failed download would hide it behind
     # the error); it is refreshed afterwards, whatever happened.
     download.click(wrap(download_with_progress, "download_model"), [name], [notes],
                    api_visibility="private", concurrency_id="download", concurrency_limit=1
                    ).then(after_download, None, [table, shared.banner, shared.tts_vocoder,
-                                                 shared.lab_vocoder], api_visibility="private",
-                          show_progress="hidden")
+                                                 shared.lab_vocoder, shared.tts_acoustic],
+                          api_visibility="private", show_progress="hidden")
     refresh.click(wrap(service.models, "models"), None, [table], api_name="models",
                   concurrency_limit=None)
 
@@ -410,6 +434,11 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--vocoder-config", metavar="CONFIG",
                         help="config.json or preset (or the family's config file or mel "
                              "preset) for a --vocoder path")
+    models.add_argument("--acoustic", default=AUTO_ACOUSTIC, metavar="NAME|PATH|espeak",
+                        help="default acoustic model for text to speech: 'auto' (default: "
+                             "Tacotron2 when its weights are in the model cache, else the "
+                             "espeak-ng base voice), 'espeak', a registry name or a torchaudio "
+                             "Tacotron2 .pth file")
     models.add_argument("--vc-vocoder", default=DEFAULT_VC_VOCODER, metavar="NAME|PATH",
                         help="voice conversion (kNN-VC) vocoder (default %(default)s)")
     models.add_argument("--vc-vocoder-config", metavar="CONFIG",
@@ -473,7 +502,8 @@ def config_from_args(args: argparse.Namespace, temp_dir: Path) -> ServiceConfig:
     if args.extractor_arch is not None and is_model_directory(args.extractor):
         raise ValueError(ARCH_WITH_DIRECTORY)
     synth = SynthConfig(vocoder=args.vocoder, vocoder_config=args.vocoder_config,
-                        vc_vocoder=args.vc_vocoder, vc_vocoder_config=args.vc_vocoder_config,
+                        acoustic=args.acoustic, vc_vocoder=args.vc_vocoder,
+                        vc_vocoder_config=args.vc_vocoder_config,
                         extractor=args.extractor,
                         extractor_arch=args.extractor_arch or DEFAULT_EXTRACTOR_ARCH,
                         layer=args.layer)

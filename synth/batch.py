@@ -15,10 +15,16 @@ Items are numbered in manifest order (bad lines included) and shard ``i`` of ``n
 whose number is ``i`` modulo ``n``, so shards that read the same manifest share every item out
 exactly once. An item whose ``<id>.wav`` exists is skipped: outputs are written atomically, so
 an existing file is complete, and a killed run resumes where it stopped.
+
+Text items go through the synthesizer's acoustic model (Tacotron2, or the espeak-ng base
+voice): each item is decoded on its own with the seed :func:`item_seed` derives from the run's
+seed and the item's id, so a rerun, a resumed run or another sharding gives every item the
+same audio.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -206,6 +212,16 @@ def shard_items(items: Sequence[Item], index: int, count: int) -> list[Item]:
     return [item for position, item in enumerate(items) if position % count == index]
 
 
+# ------------------------------------------------------------------------------ seeds
+
+
+def item_seed(seed: int, item_id: str) -> int:
+    """The seed of item ``item_id`` in a run seeded with ``seed``: 31 bits of
+    ``sha256("<seed>:<id>")``, the same in every run, shard and resumption."""
+    digest = hashlib.sha256(f"{seed}:{item_id}".encode("utf-8", "surrogatepass")).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
 # ------------------------------------------------------------------------------ running
 
 
@@ -280,12 +296,13 @@ class BatchRunner:
         report: called with one line per failed item (default: printed on stderr).
         explain: turns an error into the reason reported (default: its message on one
             line); a front end passes its own, with its hints.
+        seed: the run's seed; text item ``id`` is decoded with ``item_seed(seed, id)``.
     """
 
     def __init__(self, synth, output_dir: str | os.PathLike, *, batch_size: int = 16,
                  window: int | None = None, overwrite: bool = False, progress: bool = True,
                  report: Callable[[str], None] | None = None,
-                 explain: Callable[[BaseException], str] | None = None) -> None:
+                 explain: Callable[[BaseException], str] | None = None, seed: int = 0) -> None:
         if batch_size < 1:
             raise ValueError(f"batch size must be at least 1, got {batch_size}")
         self.synth = synth
@@ -296,6 +313,8 @@ class BatchRunner:
         self.progress = progress
         self.report = report
         self.explain = explain or one_line
+        self.seed = seed
+        self.acoustic = None  # the acoustic model text items use (None: the base voice)
 
     def output_path(self, item: Item) -> Path:
         return self.output_dir / f"{item.id}.wav"
@@ -356,7 +375,11 @@ class BatchRunner:
                for i in pending):
             synth.load("vocoder")
         if any(i.text is not None for i in pending):
-            synth.load("espeak")
+            self.acoustic = synth.acoustic_model()
+            if self.acoustic is not None:  # a vocoder that cannot take its mel stops the run
+                synth.check_pairing(self.acoustic)
+            else:
+                synth.load("espeak")
         if any(i.voice is not None for i in pending):
             try:
                 synth.load("knnvc")
@@ -384,12 +407,16 @@ class BatchRunner:
     def _frontend(self, item: Item, summary: BatchSummary) -> _Ready | None:
         synth = self.synth
         try:
+            seed = item_seed(self.seed, str(item.id))
             if item.voice is not None:
                 if item.text is not None:
-                    result = synth.speak(item.text, voice=item.voice)
+                    result = synth.speak(item.text, voice=item.voice, seed=seed)
                 else:
                     result = synth.convert(item.source, item.voice)
                 return _Ready(item, audio=result.audio, sample_rate=result.sample_rate)
+            if item.text is not None and self.acoustic is not None:
+                (speech,) = synth.text_to_mel([item.text], acoustic=self.acoustic, seed=seed)
+                return _Ready(item, mel=speech.mel)
             if item.text is not None:
                 audio, sr = synth.base_speech(item.text)
                 if not synth.has_mel_vocoder():
@@ -503,4 +530,4 @@ def default_summary_path(output_dir: str | os.PathLike, shard: tuple[int, int]) 
 
 
 __all__ = ["BatchRunner", "BatchSummary", "Item", "ManifestError", "default_summary_path",
-           "parse_shard", "read_manifest", "shard_from_env", "shard_items"]
+           "item_seed", "parse_shard", "read_manifest", "shard_from_env", "shard_items"]

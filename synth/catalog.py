@@ -15,7 +15,7 @@ from pathlib import Path
 
 from vocoder.errors import InputError
 
-from .defaults import GRIFFINLIM, NO_VOCODER
+from .defaults import AUTO_ACOUSTIC, DEFAULT_ACOUSTIC_MODELS, ESPEAK, GRIFFINLIM, NO_VOCODER
 from .models import ModelCache, ModelEntry, format_size, is_path_like, kind_label
 
 VOICE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -44,6 +44,8 @@ class ModelCatalog:
         cache: the registry and its cache.
         default_vocoder: the mel vocoder the app was started with (name, path,
             ``griffinlim`` or ``none``).
+        default_acoustic: the acoustic model the app was started with (``auto``, ``espeak``,
+            a registry name or a Tacotron2 file).
         models_dir: extra checkpoints (each with its config file beside it: ``config.json``,
             SpeechBrain's ``hyperparams.yaml``, ESPnet's ``config.yml``); the only folder
             a vocoder name may point into.
@@ -51,9 +53,10 @@ class ModelCatalog:
     """
 
     def __init__(self, cache: ModelCache, default_vocoder: str, models_dir: Path | None,
-                 voices_dir: Path) -> None:
+                 voices_dir: Path, default_acoustic: str = AUTO_ACOUSTIC) -> None:
         self.cache = cache
         self.default_vocoder = default_vocoder
+        self.default_acoustic = default_acoustic
         self.models_dir = models_dir.resolve() if models_dir is not None else None
         self.voices_dir = voices_dir.resolve()
 
@@ -112,7 +115,7 @@ class ModelCatalog:
         if choice in self.cache.registry:
             entry = self.cache.registry.get(choice)
             if entry.kind != "mel_vocoder":
-                raise ChoiceError(f"model '{choice}' is a {kind_label(entry.kind)}, not a mel "
+                raise ChoiceError(f"model '{choice}' is {kind_label(entry.kind, True)}, not a mel "
                                   "vocoder; choose a mel vocoder")
             return choice
         path = self._models_dir_file(choice)
@@ -149,6 +152,58 @@ class ModelCatalog:
         if not candidate.is_relative_to(self.models_dir) or not candidate.is_file():
             return None
         return candidate
+
+    # ------------------------------------------------------------------ acoustic models
+
+    def acoustic_choices(self) -> list[tuple[str, str]]:
+        """Acoustic models to offer for text to speech, as ``(label, value)``: the registry's
+        (saying what is not downloaded, and its size), a file the app was started with
+        (``default``), and the espeak-ng base voice (``espeak``)."""
+        choices = []
+        given = self.default_acoustic
+        if is_path_like(given) and given.strip().lower() not in (AUTO_ACOUSTIC, ESPEAK):
+            choices.append((f"{display_name(given)} (default)", DEFAULT))
+        for entry in self.cache.registry:
+            if entry.kind == "acoustic_model":
+                state = ("downloaded" if self.present(entry.name)
+                         else f"not downloaded, {entry.size_text}")
+                choices.append((f"{entry.name} ({state})", entry.name))
+        choices.append(("espeak-ng base voice (no download)", ESPEAK))
+        return choices
+
+    def preselected_acoustic(self) -> str:
+        """The choice a page starts with: a file or registry model the app was started with,
+        else (``auto``) the first default Tacotron2 that is downloaded, else any downloaded
+        acoustic model, else the espeak-ng base voice."""
+        given = self.default_acoustic.strip()
+        if given.lower() == ESPEAK:
+            return ESPEAK
+        if given.lower() != AUTO_ACOUSTIC:
+            return DEFAULT if is_path_like(given) else given
+        registry = self.cache.registry
+        names = [n for n in DEFAULT_ACOUSTIC_MODELS if n in registry] + \
+            [e.name for e in registry if e.kind == "acoustic_model"]
+        return next((n for n in names if self.present(n)), ESPEAK)
+
+    def resolve_acoustic(self, choice: str | None) -> str | None:
+        """What an acoustic choice means for :class:`synth.pipeline.Synthesizer`: ``None``
+        (the one the app was started with), ``auto``, ``espeak`` or a registry acoustic
+        model. Any other string is refused; it is never opened as a path."""
+        choice = (choice or "").strip()
+        if choice in ("", DEFAULT, self.default_acoustic):
+            return None
+        if choice.lower() in (AUTO_ACOUSTIC, ESPEAK):
+            return choice.lower()
+        if choice in self.cache.registry:
+            entry = self.cache.registry.get(choice)
+            if entry.kind != "acoustic_model":
+                raise ChoiceError(f"model '{choice}' is {kind_label(entry.kind, True)}, not an "
+                                  "acoustic model; choose an acoustic model or the espeak-ng "
+                                  "base voice")
+            return choice
+        known = ", ".join(v for _, v in self.acoustic_choices())
+        raise ChoiceError(f"unknown acoustic model {choice!r}: give a registry name, "
+                          f"'{ESPEAK}' or '{AUTO_ACOUSTIC}'; available: {known}")
 
     # ------------------------------------------------------------------ voices
 

@@ -107,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 #: Which option takes a model of each kind.
 KIND_OPTIONS = {"mel_vocoder": "--vocoder", "feature_vocoder": "--vc-vocoder",
-                "feature_extractor": "--extractor"}
+                "feature_extractor": "--extractor", "acoustic_model": "--acoustic"}
 
 
 #: Which option raises each limit (an error's ``key``).
@@ -118,8 +118,10 @@ LIMIT_OPTIONS = {"max_seconds": "max_seconds", "max_audio_seconds": "max_seconds
 def error_line(exc: BaseException, args: argparse.Namespace | None = None) -> str:
     """``synth: error: <message>`` on one line, with the command's hints for model errors:
     how to fetch a missing model, the Griffin-Lim vocoder when a mel vocoder is missing, the
-    option a model of another kind belongs to; and, for a limit the command has an option
-    for (in ``args``), that option."""
+    option a model of another kind belongs to, the base voice when an acoustic model is, the
+    options that pair an acoustic model with a vocoder; and, for a limit the command has an
+    option for (in ``args``), that option."""
+    from synth.acoustic.interface import DecoderStopError, MelMismatchError
     from synth.models import ModelKindError, ModelUnavailableError
 
     message = one_line(exc)
@@ -136,6 +138,14 @@ def error_line(exc: BaseException, args: argparse.Namespace | None = None) -> st
         if "mel_vocoder" in exc.kinds:
             message += (". Without it, the Griffin-Lim vocoder works with no download "
                         "(lower quality): --vocoder griffinlim")
+        if "acoustic_model" in exc.kinds:
+            message += (". Without it, the espeak-ng base voice needs no download: "
+                        "--acoustic espeak")
     elif isinstance(exc, ModelKindError) and exc.kind in KIND_OPTIONS:
         message += f" (use it with {KIND_OPTIONS[exc.kind]})"
+    elif isinstance(exc, MelMismatchError):
+        message += (" (--vocoder: one trained on the acoustic model's mel, e.g. "
+                    "hifigan-v3-ljspeech or griffinlim; or --acoustic espeak)")
+    elif isinstance(exc, DecoderStopError):
+        message += " (--seed: another seed)"
     return f"synth: error: {message}"

@@ -15,3 +15,8 @@ MAX_TEXT_CHARS = 10_000  # longest text spoken at once by default (about 11 minu
 #: The feature layer kNN-VC uses (WavLM-Large's ``SPEAKER_INFORMATION_LAYER``); the layer of any
 #: extractor whose registry entry records none.
 KNNVC_LAYER = 6
+#: The acoustic model (text -> mel) unless told otherwise: the first of
+#: DEFAULT_ACOUSTIC_MODELS whose weights are in the model cache, else the espeak-ng base voice.
+AUTO_ACOUSTIC = "auto"
+DEFAULT_ACOUSTIC_MODELS = ("tacotron2-characters-ljspeech", "tacotron2-phonemes-ljspeech")
+ESPEAK = "espeak"  # the espeak-ng base voice as the text frontend (its audio, not a mel)

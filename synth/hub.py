@@ -1,9 +1,9 @@
 """``ModelHub``: a model spec in, a ready component out, once.
 
 A :class:`ModelSpec` names a component: its kind (``"mel_vocoder"``, ``"feature_vocoder"``,
-``"feature_extractor"``, ``"base_voice"``...) and its source (a registry name, a file path, or
-a reserved word such as ``"griffinlim"``), with the config a file needs. The hub turns it into
-a loaded component on the hub's device and dtype::
+``"feature_extractor"``, ``"acoustic_model"``, ``"base_voice"``...) and its source (a registry
+name, a file path, or a reserved word such as ``"griffinlim"``), with the config a file needs.
+The hub turns it into a loaded component on the hub's device and dtype::
 
     hub = ModelHub.from_env(device="cuda")                    # HIFISYNTH_HOME etc.
     voc = hub.load(ModelSpec("mel_vocoder", "hifigan-v3-ljspeech"))   # .vocoder, .frontend
@@ -246,9 +246,9 @@ class ModelHub:
         kind = kind or spec.kind
         entry = self.entry(spec)
         if entry is not None and entry.kind != kind:
-            raise ModelKindError(f"model '{entry.name}' is a {kind_label(entry.kind)}, not a "
-                                 f"{kind_label(kind)}", model=entry.name, kind=entry.kind,
-                                 expected=kind)
+            raise ModelKindError(f"model '{entry.name}' is {kind_label(entry.kind, True)}, "
+                                 f"not {kind_label(kind, True)}", model=entry.name,
+                                 kind=entry.kind, expected=kind)
 
     def resolve(self, spec: ModelSpec) -> ResolvedModel:
         """The file of ``spec`` (kind checked, fetched into the cache if it may be) and its

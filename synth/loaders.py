@@ -22,6 +22,9 @@ kind                   source                                                 co
                        (option ``layer``: keep layers ``1..layer``)
 ``base_voice``         an espeak-ng voice name (option ``rate``, words per    :class:`~synth.text.EspeakVoice`
                        minute)
+``acoustic_model``     registry name (its config: ``symbols``, ``mel``,       :class:`~synth.acoustic.tacotron2.Tacotron2Acoustic`
+                       ``params``), or a torchaudio Tacotron2 ``.pth`` path   (float32): text -> mel
+                       (shapes read from it; the LJSpeech HiFi-GAN mel)
 =====================  =====================================================  ==========================================
 """
 
@@ -114,6 +117,21 @@ def load_base_voice(hub: "ModelHub", spec: ModelSpec) -> Any:
         raise InputError(str(exc)) from None
 
 
+def load_acoustic_model(hub: "ModelHub", spec: ModelSpec) -> Any:
+    """A Tacotron2 acoustic model (float32, on the hub's device): a registry entry's file with
+    its config (symbols, mel, params), or a local state-dict file
+    (:func:`synth.acoustic.tacotron2.load_tacotron2`: symbols from a published file name or
+    the embedding's rows, the shapes from its tensors, the LJSpeech HiFi-GAN mel unless it is
+    one of torchaudio's WaveRNN-bundle files)."""
+    from .acoustic.tacotron2 import load_tacotron2, load_tacotron2_entry
+
+    resolved = hub.resolve(spec)
+    if resolved.entry is not None:
+        return load_tacotron2_entry(resolved.path, resolved.entry.config or {},
+                                    name=resolved.entry.name, device=hub.device)
+    return load_tacotron2(resolved.path, name=spec.label, device=hub.device)
+
+
 def extractor_architecture(text: str) -> tuple[Any, str]:
     """``(arch, name)`` of an extractor given as a file: a torchaudio bundle name (upper
     case), or a JSON file of factory arguments (named by its file stem)."""
@@ -188,8 +206,10 @@ LOADERS: dict[str, Loader] = {
     "feature_vocoder": load_feature_vocoder,
     "feature_extractor": load_feature_extractor,
     "base_voice": load_base_voice,
+    "acoustic_model": load_acoustic_model,
 }
 
 __all__ = ["LOADERS", "check_extractor_backend", "default_layer", "extractor_architecture",
-           "feature_extractor_spec", "hf_directory", "is_model_directory", "load_base_voice",
-           "load_feature_extractor", "load_feature_vocoder", "load_mel_vocoder"]
+           "feature_extractor_spec", "hf_directory", "is_model_directory", "load_acoustic_model",
+           "load_base_voice", "load_feature_extractor", "load_feature_vocoder",
+           "load_mel_vocoder"]

@@ -3,12 +3,14 @@
 For showing speech in the web app (or a notebook): :func:`display_mel` computes one mel of
 any audio with fixed display settings, whatever vocoder made it; :func:`mel_image` paints a
 log-mel with low frequencies at the bottom; :func:`mel_range` gives two mels one colour
-range, so they can be compared side by side.
+range, so they can be compared side by side; :func:`speech_image` paints an acoustic
+model's mel with its attention alignment below it, on one time axis.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -47,6 +49,54 @@ def mel_image(mel: np.ndarray | torch.Tensor, value_range: tuple[float, float] |
     return np.repeat(np.repeat(rgb, rows, axis=0), cols, axis=1).round().astype(np.uint8)
 
 
+def speech_image(mel: np.ndarray | torch.Tensor,
+                 alignments: Sequence[np.ndarray | torch.Tensor], starts: Sequence[int],
+                 max_width: int = 1600, min_width: int = 800, height: int = 160,
+                 alignment_rows: int = 48, alignment_height: int = 96) -> np.ndarray:
+    """An acoustic model's log-mel ``(num_mels, frames)`` above its attention alignment, as
+    one RGB image ``(height', width, 3)`` uint8 (the mel as :func:`mel_image` paints it).
+
+    Sentence ``i``'s alignment ``(frames_i, tokens_i)`` (which input token each frame
+    attended to) is placed from frame ``starts[i]``, its tokens stretched over
+    ``alignment_rows`` rows, the first token at the bottom: read well, each sentence is a
+    line rising from its start. Each sentence's weights are scaled to its own strongest one
+    (a trained model's is near 1; an untrained model's attention is spread thin). Pauses
+    between sentences stay dark; a grey line marks where each sentence after the first
+    starts.
+    """
+    m = mel.detach().float().cpu().numpy() if isinstance(mel, torch.Tensor) else np.asarray(mel)
+    m = np.asarray(m, dtype=np.float32).reshape(m.shape[-2], m.shape[-1])
+    frames = m.shape[1]
+    canvas = np.zeros((alignment_rows, frames), dtype=np.float32)
+    for weights, start in zip(alignments, starts):
+        a = weights.detach().float().cpu().numpy() if isinstance(weights, torch.Tensor) \
+            else np.asarray(weights, dtype=np.float32)
+        length = min(a.shape[0], frames - start)
+        if length <= 0 or a.shape[1] == 0:
+            continue
+        rows = _token_rows(a[:length], alignment_rows).T
+        canvas[:, start:start + length] = rows / max(float(rows.max()), 1e-6)
+    top = mel_image(m, max_width=max_width, min_width=min_width, height=height)
+    bottom = mel_image(canvas, value_range=(0.0, 1.0),
+                       max_width=max_width, min_width=min_width, height=alignment_height)
+    scale = top.shape[1] / frames  # both panels share the time axis
+    for start in list(starts)[1:]:
+        x = min(int(start * scale), bottom.shape[1] - 1)
+        bottom[:, x] = (128, 128, 128)
+    gap = np.full((4, top.shape[1], 3), 255, dtype=np.uint8)
+    return np.concatenate([top, gap, bottom], axis=0)
+
+
+def _token_rows(weights: np.ndarray, rows: int) -> np.ndarray:
+    """``(frames, tokens)`` -> ``(frames, rows)``: the strongest weight of the tokens in each
+    row (more tokens than rows), or each row's nearest token (fewer)."""
+    tokens = weights.shape[1]
+    if tokens >= rows:
+        edges = (np.arange(rows) * tokens) // rows
+        return np.maximum.reduceat(weights, edges, axis=1)
+    return weights[:, (np.arange(rows) * tokens) // rows]
+
+
 def mel_range(*mels: np.ndarray | torch.Tensor) -> tuple[float, float]:
     """A shared colour range for comparing mels: from 10 below the highest value to it."""
     hi = max(float(np.max(np.asarray(m.detach().cpu() if isinstance(m, torch.Tensor) else m)))
@@ -62,4 +112,4 @@ def display_mel(wav: np.ndarray, sample_rate: int) -> torch.Tensor:
         return MelSpectrogram(config)(torch.from_numpy(np.ascontiguousarray(wav, np.float32)))
 
 
-__all__ = ["display_mel", "mel_image", "mel_range"]
+__all__ = ["display_mel", "mel_image", "mel_range", "speech_image"]

@@ -45,6 +45,22 @@ class OutputFolder:
             Image.fromarray(image).save(handle, format="PNG", compress_level=1)
         return str(path)
 
+    def write_arrays(self, arrays: dict[str, np.ndarray], stem: str) -> str:
+        """Arrays as ``<stem>.npz`` (numbers only: read back without pickle); returns its
+        path."""
+        path = self._new(f"{stem}.npz")
+        with open(path, "wb") as handle:
+            np.savez(handle, **arrays)
+        return str(path)
+
+    def owns(self, path: str | Path) -> bool:
+        """Whether ``path`` is a file in this folder (a result it wrote)."""
+        try:
+            resolved = Path(path).resolve()
+        except (OSError, ValueError):
+            return False
+        return resolved.is_relative_to(self.path.resolve()) and resolved.is_file()
+
     def _new(self, name: str) -> Path:
         self.sweep()
         return make_dir(self.path / uuid.uuid4().hex) / name

@@ -1,14 +1,16 @@
 """``Synthesizer``: the one object the app, the ``synth`` command and Python users share.
 
-It runs loaded parts - a frontend (audio, a mel file, text through the espeak-ng base voice,
-or source speech for voice conversion) and a vocoder - and returns a :class:`SynthResult`
-(audio and sample rate). The parts come from a :class:`synth.hub.ModelHub` (loaded once,
-shared, memory-bounded); what to use is a :class:`SynthConfig`; the mel vocoder can be chosen
-per call::
+It runs loaded parts - a frontend (audio, a mel file, text through an acoustic model such as
+Tacotron2 or through the espeak-ng base voice, or source speech for voice conversion) and a
+vocoder - and returns a :class:`SynthResult` (audio and sample rate). The parts come from a
+:class:`synth.hub.ModelHub` (loaded once, shared, memory-bounded); what to use is a
+:class:`SynthConfig`; the mel vocoder and the acoustic model can be chosen per call::
 
     synth = Synthesizer.from_pretrained()                # hifigan-v3-ljspeech, device auto
-    synth.speak("Hello there.").save("hello.wav")        # base voice through the vocoder
+    synth.speak("Hello there.").save("hello.wav")        # Tacotron2 (or espeak-ng) -> vocoder
+    synth.speak("Hello there.", seed=7)                  # ... reproducibly
     synth.speak("Hello there.", vocoder="griffinlim")    # ... through another vocoder
+    synth.speak("Hello there.", acoustic="espeak")       # ... from the espeak-ng base voice
     synth.speak("Hello there.", voice="me.pt")           # ... converted into a saved voice
     synth.resynthesize("in.wav")                         # audio -> mel -> vocoder
     synth.vocode("tacotron_mel.npy")                     # mel from another TTS system
@@ -31,11 +33,27 @@ sources go through the mel the chosen vocoder expects, and batches of different 
 padded with that mel's silence (:attr:`LoadedVocoder.silence`). A ready vocoder object given
 without its frontend is taken to expect HiFi-GAN's mel.
 
-How ``speak`` uses the vocoders: the espeak-ng base voice makes 22.05 kHz audio; without a
-``voice`` that audio is resampled to the mel vocoder's rate (not needed for the default,
-22.05 kHz) and goes through mel -> mel vocoder, so the vocoder chosen is the one heard. With a
-``voice`` it goes through kNN-VC instead (WavLM features -> nearest neighbours in the voice's
-matching set -> the feature vocoder, 16 kHz); the mel vocoder is not involved.
+How ``speak`` makes speech (``acoustic=`` of a call, else ``SynthConfig.acoustic``):
+
+- **An acoustic model** (Tacotron2: a registry name such as ``tacotron2-characters-ljspeech``,
+  a torchaudio Tacotron2 ``.pth`` file, or a ready :class:`~synth.acoustic.AcousticModel`):
+  text -> normalised sentences -> one batched call -> mel (:func:`synth.acoustic.text_to_mel`,
+  seeded: ``seed=N`` gives the same mel every time) -> the mel vocoder. The vocoder must take
+  the mel the model makes (:func:`synth.acoustic.check_mel_pairing` refuses another STFT or
+  value scale before anything is vocoded). With a ``voice``, that speech is then converted
+  with kNN-VC into the voice (16 kHz).
+- **``"espeak"``**: the espeak-ng base voice makes 22.05 kHz audio; without a ``voice`` that
+  audio is resampled to the mel vocoder's rate and goes through mel -> mel vocoder, so the
+  vocoder chosen is the one heard. With a ``voice`` it goes through kNN-VC instead; the mel
+  vocoder is not involved.
+- **``"auto"``** (the default): the first of
+  :data:`~synth.defaults.DEFAULT_ACOUSTIC_MODELS` whose weights are in the model cache (or
+  already loaded), else ``"espeak"`` (and ``"espeak"`` with the vocoder ``"none"``). Nothing
+  is downloaded for ``auto``; :meth:`Synthesizer.pick_acoustic` says what it picks.
+
+The result records what made it (:attr:`SynthResult.acoustic`), the mel that was vocoded
+(:attr:`SynthResult.mel`) and, for an acoustic model, its :class:`~synth.acoustic.Speech`
+(sentences, attention alignments, the seed).
 
 Every method may be called from several threads at once: inference keeps no state between
 calls, and the hub loads each model once.
@@ -46,7 +64,7 @@ from __future__ import annotations
 import os
 import threading
 import weakref
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence, Union
 
@@ -61,17 +79,23 @@ from vocoder.frames import load_npy
 from vocoder.inference import FrameVocoder, vocode
 
 from .audio import AudioInput, load_input_audio
-from .defaults import (DEFAULT_EXTRACTOR, DEFAULT_EXTRACTOR_ARCH, DEFAULT_MEL_VOCODER,
-                       DEFAULT_VC_VOCODER, GRIFFINLIM, KNNVC_LAYER, MAX_TEXT_CHARS,
-                       NO_VOCODER)
+from .defaults import (AUTO_ACOUSTIC, DEFAULT_ACOUSTIC_MODELS, DEFAULT_EXTRACTOR,
+                       DEFAULT_EXTRACTOR_ARCH, DEFAULT_MEL_VOCODER, DEFAULT_VC_VOCODER, ESPEAK,
+                       GRIFFINLIM, KNNVC_LAYER, MAX_TEXT_CHARS, NO_VOCODER)
 from .hub import ModelHub, ModelSpec
 from .voices import Voice, VoiceStore, is_saved_voice, reference_list
 
 if TYPE_CHECKING:  # only for annotations: synth.knnvc loads torchaudio's wav2vec2 models
+    from .acoustic import AcousticModel, Speech
     from .knnvc import KnnVC, MatchingSet
 
 #: A mel vocoder as a call may choose it (``None``: the configured one).
 VocoderChoice = Union[str, os.PathLike, ModelSpec, LoadedVocoder, FrameVocoder, None]
+#: An acoustic model as a call may choose it (``None``: the configured one): ``"auto"``,
+#: ``"espeak"``, a registry name, a file, a spec, or a ready model.
+AcousticChoice = Union[str, os.PathLike, ModelSpec, "AcousticModel", None]
+#: What the espeak-ng base voice is called in :attr:`SynthResult.acoustic`.
+ESPEAK_LABEL = "espeak-ng"
 
 
 class PipelineError(InputError):
@@ -92,10 +116,24 @@ class SynthResult:
 
     (Voice conversion normalises loudness, so its samples may slightly exceed [-1, 1];
     :meth:`save` clips.)
+
+    Text to speech also says how it was made:
+
+    Attributes:
+        acoustic: what turned the text into speech: an acoustic model's name (registry name
+            or file name) or ``"espeak-ng"``; ``""`` for other paths.
+        mel: the mel that was vocoded, float32 ``(num_mels, frames)`` on the CPU (the
+            acoustic model's, or the mel of the base voice's audio); ``None`` when no mel
+            vocoder ran (the base voice converted into a voice, or the vocoder ``"none"``).
+        speech: the acoustic model's :class:`~synth.acoustic.Speech` (sentences, their
+            attention alignments and start frames, the seed); ``None`` for the base voice.
     """
 
     audio: np.ndarray
     sample_rate: int
+    acoustic: str = ""
+    mel: Tensor | None = None
+    speech: "Speech | None" = None
 
     @property
     def seconds(self) -> float:
@@ -116,6 +154,9 @@ class SynthConfig:
         vocoder_config: config for a ``vocoder`` path (``config.json`` path or preset; default
             ``config.json`` beside it); for ``"griffinlim"`` the mel settings to invert
             (default: the published 22.05 kHz, 80-band settings).
+        acoustic: text -> speech: ``"auto"`` (Tacotron2 when its weights are in the cache,
+            else the base voice), ``"espeak"`` (the espeak-ng base voice), a registry name
+            of an acoustic model or a torchaudio Tacotron2 ``.pth`` path.
         vc_vocoder, vc_vocoder_config: feature vocoder for voice conversion and a config for
             a path.
         extractor: SSL feature extractor: registry name, torchaudio weights path, or a
@@ -141,6 +182,7 @@ class SynthConfig:
 
     vocoder: str = DEFAULT_MEL_VOCODER
     vocoder_config: str | None = None
+    acoustic: str = AUTO_ACOUSTIC
     vc_vocoder: str = DEFAULT_VC_VOCODER
     vc_vocoder_config: str | None = None
     extractor: str = DEFAULT_EXTRACTOR
@@ -200,6 +242,21 @@ class SynthConfig:
         if source.strip().lower() == GRIFFINLIM:
             return ModelSpec.make("mel_vocoder", GRIFFINLIM, config, n_iter=self.griffinlim_iters)
         return ModelSpec.make("mel_vocoder", source, config)
+
+    def acoustic_spec(self, choice: str | os.PathLike | ModelSpec | None = None
+                      ) -> ModelSpec | None:
+        """The spec of an acoustic-model choice (``None``: the configured one); ``None`` for
+        ``"espeak"``. ``"auto"`` is not a spec: :meth:`Synthesizer.pick_acoustic` resolves
+        it first."""
+        if isinstance(choice, ModelSpec):
+            return choice
+        source = self.acoustic if choice is None else os.fspath(choice)
+        if source.strip().lower() == ESPEAK:
+            return None
+        if source.strip().lower() == AUTO_ACOUSTIC:
+            raise PipelineError("'auto' names no acoustic model: resolve it with "
+                                "Synthesizer.pick_acoustic first")
+        return ModelSpec.make("acoustic_model", source)
 
     @property
     def extractor_spec(self) -> ModelSpec:
@@ -349,33 +406,129 @@ class Synthesizer:
         except ValueError as exc:  # layer out of range, feature sizes that do not match
             raise PipelineError(f"voice conversion models do not fit together: {exc}") from None
 
+    # ------------------------------------------------------------------ acoustic models
+
+    def pick_acoustic(self, acoustic: AcousticChoice = None, vocoder: VocoderChoice = None
+                      ) -> "str | ModelSpec | AcousticModel":
+        """What an acoustic-model choice (``None``: the configured one) means for text to
+        speech with ``vocoder``: a :class:`~synth.hub.ModelSpec` of an acoustic model, a
+        ready model as it is, or ``"espeak"`` (the base voice). ``"auto"`` picks the first of
+        :data:`~synth.defaults.DEFAULT_ACOUSTIC_MODELS` that is loaded or whose files are in
+        the model cache (nothing is downloaded or hashed), else ``"espeak"``; with the
+        vocoder ``"none"`` it is ``"espeak"``."""
+        if acoustic is not None and not isinstance(acoustic, (str, os.PathLike, ModelSpec)):
+            return acoustic
+        choice = self.config.acoustic if acoustic is None else acoustic
+        if isinstance(choice, ModelSpec) or os.fspath(choice).strip().lower() != AUTO_ACOUSTIC:
+            spec = self.config.acoustic_spec(choice)
+            return ESPEAK if spec is None else spec
+        if not self.has_mel_vocoder(vocoder):
+            return ESPEAK
+        registry = self.hub.cache.registry
+        for name in DEFAULT_ACOUSTIC_MODELS:
+            spec = ModelSpec.make("acoustic_model", name)
+            if self.hub.is_held(spec) or (name in registry
+                                          and self.hub.cache.status(name).present):
+                return spec
+        return ESPEAK
+
+    def acoustic_model(self, acoustic: AcousticChoice = None, vocoder: VocoderChoice = None
+                       ) -> "AcousticModel | None":
+        """The acoustic model a choice picks (:meth:`pick_acoustic`), loaded on first use;
+        ``None`` for the espeak-ng base voice.
+
+        Raises:
+            ModelKindError: a registry model or file that is not an acoustic model.
+            ModelError: not found, not cached and not downloadable.
+        """
+        picked = self.pick_acoustic(acoustic, vocoder)
+        if isinstance(picked, str):
+            return None
+        return self.hub.load(picked) if isinstance(picked, ModelSpec) else picked
+
+    def check_pairing(self, model: "AcousticModel", vocoder: VocoderChoice = None
+                      ) -> LoadedVocoder:
+        """The mel vocoder for a choice, refused unless it takes the mel ``model`` makes (the
+        same STFT and mel-band settings, and the same value scale: natural log).
+
+        Raises:
+            PipelineError: the vocoder ``"none"``.
+            synth.acoustic.MelMismatchError: another mel (WaveRNN's, ESPnet's log10 mel,
+                Coqui's dB mel...); the message says what differs.
+        """
+        from .acoustic import check_mel_pairing
+
+        if not self.has_mel_vocoder(vocoder):
+            raise PipelineError(f"{model.name} makes mels: it needs a mel vocoder, not "
+                                f"'{NO_VOCODER}'")
+        loaded = self.loaded_vocoder(vocoder)
+        check_mel_pairing(model, loaded, self._vocoder_label(vocoder, loaded))
+        return loaded
+
+    def text_to_mel(self, texts: Sequence[str], *, acoustic: AcousticChoice = None,
+                    seed: int | Sequence[int] | None = None) -> list["Speech"]:
+        """Texts -> one :class:`~synth.acoustic.Speech` each with the acoustic model a choice
+        picks (:func:`synth.acoustic.text_to_mel`: normalised, split into sentences, one
+        batched call, joined with pauses). ``seed``: one for all texts or one per text
+        (``None``: a new one, recorded in each result).
+
+        Raises:
+            PipelineError: the choice picks the espeak-ng base voice, which makes audio.
+            synth.text.TextError: empty text, or letters the model cannot read.
+            synth.acoustic.DecoderStopError: a sentence the model does not finish.
+        """
+        from .acoustic import text_to_mel
+
+        self._check_texts(texts)
+        model = self.acoustic_model(acoustic)
+        if model is None:
+            raise PipelineError("the espeak-ng base voice makes audio, not mels: choose an "
+                                "acoustic model (e.g. a Tacotron2)")
+        return text_to_mel(model, list(texts), seed)
+
+    def _vocoder_label(self, choice: VocoderChoice, loaded: LoadedVocoder) -> str:
+        """How messages name a vocoder choice."""
+        if isinstance(choice, ModelSpec):
+            return choice.label
+        if isinstance(choice, (str, os.PathLike)) or choice is None:
+            spec = self.config.vocoder_spec(choice)
+            if spec is not None:
+                return spec.label
+        return f"the given {loaded.family} vocoder"
+
     def load(self, *parts: str, vocoder: VocoderChoice = None) -> "Synthesizer":
         """Load parts now instead of on first use: ``"vocoder"`` (the configured one, or
-        ``vocoder``), ``"espeak"``, ``"knnvc"`` (default: the vocoder and the base voice).
-        Returns ``self``."""
-        for part in parts or ("vocoder", "espeak"):
+        ``vocoder``), ``"acoustic"`` (the configured acoustic model, if it picks one),
+        ``"espeak"``, ``"knnvc"`` (default: the vocoder, the acoustic model and the base
+        voice). Returns ``self``."""
+        for part in parts or ("vocoder", "acoustic", "espeak"):
             if part == "vocoder":
                 if self.has_mel_vocoder(vocoder):
                     self.loaded_vocoder(vocoder)
+            elif part == "acoustic":
+                self.acoustic_model(vocoder=vocoder)
             elif part == "espeak":
                 self.espeak  # noqa: B018 - loads it
             elif part == "knnvc":
                 self.knnvc  # noqa: B018
             else:
-                raise PipelineError(f"unknown part {part!r}: vocoder, espeak or knnvc")
+                raise PipelineError(f"unknown part {part!r}: vocoder, acoustic, espeak or knnvc")
         return self
 
     def describe(self) -> dict[str, Any]:
         """What is configured and which of its parts are loaded (for a UI or a log)."""
         held = self.hub.is_held
         spec = self.config.vocoder_spec()
+        acoustic = self.pick_acoustic()
         loaded = [name for name, ok in (
             ("vocoder", spec is not None and held(spec)),
+            ("acoustic", isinstance(acoustic, ModelSpec) and held(acoustic)),
             ("espeak", held(self.config.base_voice_spec)),
             ("knnvc", held(self.config.extractor_spec) and held(self.config.vc_vocoder_spec)))
             if ok]
         return {"device": str(self.device), "dtype": str(self.dtype).removeprefix("torch."),
-                "vocoder": self.config.vocoder, "vc_vocoder": self.config.vc_vocoder,
+                "vocoder": self.config.vocoder, "acoustic": self.config.acoustic,
+                "vc_vocoder": self.config.vc_vocoder,
                 "extractor": self.config.extractor, "loaded": loaded,
                 "model_bytes": self.hub.nbytes}
 
@@ -413,6 +566,19 @@ class Synthesizer:
                       pad_value=loaded.silence)
         return [w.cpu().numpy() for w in wavs]
 
+    def _check_texts(self, texts: Sequence[str]) -> None:
+        """Texts must be a sequence of strings, each within ``config.max_text_chars``."""
+        if isinstance(texts, str):
+            raise PipelineError("texts must be a list of strings, not one string")
+        limit = self.config.max_text_chars
+        for text in texts:
+            if not isinstance(text, str):
+                raise PipelineError(f"text must be a string, got {type(text).__name__}")
+            if limit is not None and len(text) > limit:
+                raise PipelineError(f"text of {len(text):,} characters is longer than the limit "
+                                    f"of {limit:,} (split it, e.g. one utterance per manifest "
+                                    "line)", key="max_text_chars")
+
     def base_speech(self, text: str) -> tuple[np.ndarray, int]:
         """The espeak-ng base voice: normalised, split into sentences joined with pauses.
 
@@ -421,13 +587,7 @@ class Synthesizer:
         Raises:
             synth.text.TextError: nothing to speak.
         """
-        if not isinstance(text, str):
-            raise PipelineError(f"text must be a string, got {type(text).__name__}")
-        limit = self.config.max_text_chars
-        if limit is not None and len(text) > limit:
-            raise PipelineError(f"text of {len(text):,} characters is longer than the limit of "
-                                f"{limit:,} (split it, e.g. one utterance per manifest line)",
-                                key="max_text_chars")
+        self._check_texts([text])
         return self.espeak.speak(text)
 
     # ------------------------------------------------------------------ the four paths
@@ -493,26 +653,83 @@ class Synthesizer:
         return SynthResult(self.vocode_frames([frames[0]], vocoder=loaded)[0], voc.sample_rate)
 
     def speak(self, text: str, voice: Voice | None = None, *, vocoder: VocoderChoice = None,
+              acoustic: AcousticChoice = None, seed: int | None = None,
               k: int | None = None) -> SynthResult:
-        """Text -> speech: normalisation, espeak-ng base voice, sentences joined with pauses;
-        then the mel ``vocoder``, or with ``voice`` (reference audio, a list of clips, or a
-        saved matching set) kNN-VC into that voice. See the module docstring."""
-        if voice is None:
-            return self.speak_many([text], vocoder=vocoder)[0]
-        base, sr = self.base_speech(text)
-        return self.convert((base, sr), voice, k=k)
+        """Text -> speech (see the module docstring).
 
-    def speak_many(self, texts: Sequence[str], *, vocoder: VocoderChoice = None
+        Args:
+            text: English text (normalised: numbers, dates, currency, abbreviations).
+            voice: reference audio, a list of clips, a folder of clips, or a saved matching
+                set: the speech is converted into that voice with kNN-VC (16 kHz).
+            vocoder: the mel vocoder (default: the configured one).
+            acoustic: ``"auto"``, ``"espeak"``, an acoustic model's registry name or file, or
+                a ready model (default: the configured one, ``"auto"``).
+            seed: an acoustic model's random draws (Tacotron2's prenet dropout): the same
+                text, seed, models and device give the same mel (``None``: a new seed,
+                recorded in ``result.speech.seed``). The base voice has none.
+            k: kNN-VC neighbours (default: the config's).
+
+        Returns:
+            :class:`SynthResult`: audio at the vocoder's rate (16 kHz with a voice), what made
+            it (``acoustic``), the mel that was vocoded (``mel``) and the acoustic model's
+            :class:`~synth.acoustic.Speech` (``speech``).
+
+        Raises:
+            synth.text.TextError: empty text, or letters the acoustic model cannot read.
+            synth.acoustic.MelMismatchError: a vocoder trained on another mel than the
+                acoustic model's (checked before anything runs).
+            synth.acoustic.DecoderStopError: a sentence the acoustic model does not finish.
+        """
+        self._check_texts([text])
+        model = self.acoustic_model(acoustic, vocoder)
+        if model is not None:
+            self.check_pairing(model, vocoder)  # before anything runs
+        if voice is not None:
+            matching_set = self.load_voice(voice)  # a bad voice or missing models fail first
+        if model is None:
+            if voice is None:
+                return self.speak_many([text], vocoder=vocoder, acoustic=ESPEAK)[0]
+            base, sr = self.base_speech(text)
+            return replace(self.convert((base, sr), matching_set, k=k), acoustic=ESPEAK_LABEL)
+        (result,) = self._speak_acoustic(model, [text], vocoder, seed)
+        if voice is None:
+            return result
+        converted = self.convert((result.audio, result.sample_rate), matching_set, k=k)
+        return replace(converted, acoustic=result.acoustic, mel=result.mel, speech=result.speech)
+
+    def speak_many(self, texts: Sequence[str], *, vocoder: VocoderChoice = None,
+                   acoustic: AcousticChoice = None, seed: int | Sequence[int] | None = None
                    ) -> list[SynthResult]:
-        """Base-voice speech for many texts, vocoded in batches (no voice conversion)."""
+        """:meth:`speak` for many texts (no voice conversion): an acoustic model decodes all
+        their sentences in one batched call (``seed`` for all texts or one per text), and the
+        mels are vocoded in batches."""
+        self._check_texts(texts)
+        model = self.acoustic_model(acoustic, vocoder)
+        if model is not None:
+            return self._speak_acoustic(model, texts, vocoder, seed)
         spoken = [self.base_speech(t) for t in texts]
         if not self.has_mel_vocoder(vocoder):
-            return [SynthResult(a, sr) for a, sr in spoken]
+            return [SynthResult(a, sr, acoustic=ESPEAK_LABEL) for a, sr in spoken]
         loaded = self.loaded_vocoder(vocoder)
         rate = loaded.vocoder.sample_rate
         mels = [self.mel(resample(a, sr, rate), f"text {i}", vocoder=loaded)
                 for i, (a, sr) in enumerate(spoken)]
-        return [SynthResult(w, rate) for w in self.vocode_frames(mels, vocoder=loaded)]
+        wavs = self.vocode_frames(mels, vocoder=loaded)
+        return [SynthResult(w, rate, acoustic=ESPEAK_LABEL, mel=m.float().cpu())
+                for w, m in zip(wavs, mels)]
+
+    def _speak_acoustic(self, model: "AcousticModel", texts: Sequence[str],
+                        vocoder: VocoderChoice, seed: int | Sequence[int] | None
+                        ) -> list[SynthResult]:
+        """Texts -> acoustic model -> the mel vocoder (its mel checked first)."""
+        from .acoustic import text_to_mel
+
+        loaded = self.check_pairing(model, vocoder)
+        speeches = text_to_mel(model, list(texts), seed)
+        wavs = self.vocode_frames([s.mel for s in speeches], vocoder=loaded)
+        rate = loaded.vocoder.sample_rate
+        return [SynthResult(w, rate, acoustic=model.name, mel=s.mel, speech=s)
+                for w, s in zip(wavs, speeches)]
 
     def convert(self, source: AudioInput, voice: Voice, *, k: int | None = None,
                 sample_rate: int | None = None) -> SynthResult:
@@ -593,5 +810,5 @@ def _label(audio: Any, index: int) -> str:
     return os.fspath(audio) if isinstance(audio, (str, os.PathLike)) else f"audio {index}"
 
 
-__all__ = ["MAX_TEXT_CHARS", "PipelineError", "SynthConfig", "SynthResult", "Synthesizer",
-           "VocoderChoice", "load_mel_file"]
+__all__ = ["AcousticChoice", "ESPEAK_LABEL", "MAX_TEXT_CHARS", "PipelineError", "SynthConfig",
+           "SynthResult", "Synthesizer", "VocoderChoice", "load_mel_file"]

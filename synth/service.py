@@ -32,9 +32,9 @@ from vocoder.families.loaded import LoadedVocoder
 from vocoder.mel import MEL_PRESETS
 
 from .catalog import ModelCatalog, display_name
-from .defaults import GRIFFINLIM
+from .defaults import AUTO_ACOUSTIC, DEFAULT_ACOUSTIC_MODELS, ESPEAK, GRIFFINLIM
 from .hub import ModelHub, ModelSpec
-from .melimages import display_mel, mel_image, mel_range
+from .melimages import display_mel, mel_image, mel_range, speech_image
 from .models import ModelCache, ModelError, format_size
 from .outputs import OutputFolder
 from .pipeline import PipelineError, SynthConfig, Synthesizer, SynthResult
@@ -101,7 +101,8 @@ class SynthService:
                             max_bytes=config.max_model_bytes)
         self.synth = Synthesizer(self.hub, replace(config.synth, loudness=None))
         self.catalog = ModelCatalog(self.cache, config.synth.vocoder, config.models_dir,
-                                    config.voices_dir or self.cache.home / "voices")
+                                    config.voices_dir or self.cache.home / "voices",
+                                    config.synth.acoustic)
         self.temp_dir = Path(config.temp_dir).resolve()
         self.outputs = OutputFolder(self.temp_dir / "outputs")
         self._clock = threading.local()
@@ -131,7 +132,7 @@ class SynthService:
         """Load the configured models now; one line per part that could not be loaded (the
         app still starts: that part's requests say how to fix it)."""
         problems = []
-        for part in ("vocoder", "espeak", "knnvc"):
+        for part in ("vocoder", "acoustic", "espeak", "knnvc"):
             try:
                 self.synth.load(part)
             except Exception as exc:  # noqa: BLE001 - reported, the app still starts
@@ -143,7 +144,22 @@ class SynthService:
         ``{"vocoder": [entry], "voice conversion": [entries]}`` (empty lists when present)."""
         config = self.config.synth
         return {"vocoder": self.catalog.missing([config.vocoder]),
-                "voice conversion": self.catalog.missing([config.extractor, config.vc_vocoder])}
+                "voice conversion": self.catalog.missing([config.extractor, config.vc_vocoder]),
+                "text to speech": self.missing_acoustic()}
+
+    def missing_acoustic(self) -> list:
+        """The Tacotron2 the app would use for text to speech, when it is not downloaded:
+        the configured registry model, or (``auto``) the first default one when none is."""
+        config = self.config.synth
+        if config.acoustic.strip().lower() == ESPEAK:
+            return []
+        if config.acoustic.strip().lower() != AUTO_ACOUSTIC:
+            return self.catalog.missing([config.acoustic])
+        registry = self.cache.registry
+        names = [n for n in DEFAULT_ACOUSTIC_MODELS if n in registry]
+        if not names or any(self.catalog.present(n) for n in names):
+            return []
+        return self.catalog.missing(names[:1])
 
     def banner(self) -> str:
         """Markdown for the top of the page when configured models are not downloaded: what
@@ -163,6 +179,10 @@ class SynthService:
             names = " and ".join(f"**{e.name}** ({_about(e.size_text)})"
                                  for e in missing["voice conversion"])
             lines.append(f"{names}, for voice conversion and voices")
+        if missing["text to speech"]:
+            (entry,) = missing["text to speech"]
+            lines.append(f"**{entry.name}** ({_about(entry.size_text)}), Tacotron2 for text to "
+                         "speech; the espeak-ng base voice speaks until then")
         names = " ".join(e.name for group in missing.values() for e in group)
         if self.cache.offline:
             how = ("The app runs offline (HIFISYNTH_OFFLINE=1): place the files by hand at the "
@@ -176,11 +196,31 @@ class SynthService:
 
     def tts(self, text: str | None, voice: str | None = "base",
             references: Sequence[str] | None = None, saved_voice: str | None = None,
-            vocoder: str | None = None) -> tuple[str, str]:
-        """Text -> speech. ``voice``: ``base`` (the espeak-ng voice through the mel
-        ``vocoder``), ``clips`` (converted into the voice of the ``references`` clips) or
-        ``saved`` (into the saved voice ``saved_voice``). Returns the WAV path and notes
-        (markdown)."""
+            vocoder: str | None = None, acoustic: str | None = None,
+            seed: float | str | None = None) -> tuple[str, str]:
+        """Text -> speech: the WAV path and notes (markdown). See :meth:`speak`."""
+        return self.speak(text, voice, references, saved_voice, vocoder, acoustic, seed)[:2]
+
+    def speak(self, text: str | None, voice: str | None = "base",
+              references: Sequence[str] | None = None, saved_voice: str | None = None,
+              vocoder: str | None = None, acoustic: str | None = None,
+              seed: float | str | None = None) -> tuple[str, str, str | None]:
+        """Text -> speech.
+
+        Args:
+            text: English text (normalised: numbers, dates, abbreviations...).
+            voice: ``base`` (the acoustic model's own voice: Tacotron2's LJSpeech, or the
+                espeak-ng base voice), ``clips`` (converted into the voice of the
+                ``references`` clips) or ``saved`` (into the saved voice ``saved_voice``).
+            vocoder: the mel vocoder choice (:meth:`ModelCatalog.resolve_vocoder`).
+            acoustic: ``default`` (what the app was started with: Tacotron2 when downloaded,
+                else the base voice), a registry acoustic model, ``auto`` or ``espeak``.
+            seed: Tacotron2's seed (an integer 0 .. 2**31 - 1; empty or -1: a new one).
+
+        Returns:
+            The WAV path, notes (markdown), and the path of the acoustic model's mel and
+            attention alignments (for :meth:`tts_view`; ``None`` for the base voice).
+        """
         text = (text or "").strip()
         if not text:
             raise RequestError("type some text to speak")
@@ -188,33 +228,73 @@ class SynthService:
             raise RequestError(f"the text is {len(text)} characters long; the limit is "
                                f"{self.limits.max_text_chars}")
         voice = (voice or "base").strip().lower()
-        notes: list[str] = []
-        if voice == "base":
-            choice = self.catalog.resolve_vocoder(vocoder)
-            with self.timing():
-                result = self.synth.speak(text, vocoder=choice)
-            notes.append(f"espeak-ng base voice through the **{self._vocoder_label(choice)}** "
-                         "vocoder")
-        elif voice in ("clips", "saved"):
-            if voice == "clips":
-                clips = read_clips(references, "reference", self.limits)
-                if not clips:
-                    raise RequestError("upload one or more reference clips of the target voice")
-                notes += [n for c in clips for n in c.notes]
-                with self.timing():
-                    target: Any = self.synth.make_voice([c.pair() for c in clips])
-                described = f"{len(clips)} reference clip(s)"
-            else:
-                target = self.catalog.voice_path(saved_voice)
-                described = f"saved voice **{saved_voice}**"
-            with self.timing():
-                result = _loudness(self.synth.speak(text, voice=target), -16.0)
-            notes.append(f"espeak-ng base voice converted into {described} (kNN-VC); the mel "
-                         "vocoder choice does not apply")
-        else:
+        if voice not in ("base", "clips", "saved"):
             raise RequestError(f"voice must be 'base', 'clips' or 'saved', got {voice!r}")
+        choice = self.catalog.resolve_vocoder(vocoder)
+        acoustic_choice = self.catalog.resolve_acoustic(acoustic)
+        seed = _seed(seed)
+        picked = self.synth.pick_acoustic(acoustic_choice, choice)
+        notes: list[str] = []
+        target: Any = None
+        described = ""
+        if voice == "clips":
+            clips = read_clips(references, "reference", self.limits)
+            if not clips:
+                raise RequestError("upload one or more reference clips of the target voice")
+            notes += [n for c in clips for n in c.notes]
+            with self.timing():
+                target = self.synth.make_voice([c.pair() for c in clips])
+            described = f"{len(clips)} reference clip(s)"
+        elif voice == "saved":
+            target = self.catalog.voice_path(saved_voice)
+            described = f"saved voice **{saved_voice}**"
+        with self.timing():
+            result = self.synth.speak(text, voice=target, vocoder=choice, acoustic=picked,
+                                      seed=seed)
+        if target is not None:
+            result = _loudness(result, -16.0)
+        label = self._vocoder_label(choice)
+        if result.speech is not None:
+            notes.append(f"**{result.acoustic}** (seed {result.speech.seed}) through the "
+                         f"**{label}** vocoder")
+        elif target is None:
+            notes.append(f"espeak-ng base voice through the **{label}** vocoder")
+        else:
+            notes.append("espeak-ng base voice")
+        if target is not None:
+            notes.append(f"converted into {described} (kNN-VC)"
+                         + ("" if result.speech is not None else
+                            "; the mel vocoder choice does not apply"))
+        if (result.speech is None and self.synth.has_mel_vocoder(choice)
+                and (acoustic_choice or self.config.synth.acoustic) == AUTO_ACOUSTIC):
+            missing = self.missing_acoustic()
+            if missing:
+                notes.append(f"for neural text to speech, download **{missing[0].name}** "
+                             f"({_about(missing[0].size_text)}, Tacotron2) in the Models tab")
+        if result.speech is not None and result.speech.spelled:
+            notes.append("spelled out letter by letter (not in the pronouncing dictionary): "
+                         + ", ".join(result.speech.spelled))
         notes.append(f"{result.seconds:.2f} s at {result.sample_rate} Hz")
-        return self.write(result, "speech"), _markdown(notes)
+        view = None
+        if result.speech is not None:
+            speech = result.speech
+            arrays = {"mel": speech.mel.numpy(), "starts": np.asarray(speech.starts)}
+            for i, sentence in enumerate(speech.sentences):
+                arrays[f"alignment_{i}"] = sentence.alignment.numpy()
+            view = self.outputs.write_arrays(arrays, "speech")
+        return self.write(result, "speech"), _markdown(notes), view
+
+    def tts_view(self, audio: str | None, speech: str | None = None) -> str:
+        """The picture of a text-to-speech result as a PNG: the acoustic model's mel with its
+        attention alignment below (``speech``: the file :meth:`speak` wrote), or the mel of
+        the audio (the base voice); returns its path."""
+        if speech and self.outputs.owns(speech):
+            with np.load(speech, allow_pickle=False) as data:
+                count = sum(1 for k in data.files if k.startswith("alignment_"))
+                image = speech_image(data["mel"], [data[f"alignment_{i}"] for i in range(count)],
+                                     [int(s) for s in data["starts"]])
+            return self.outputs.write_png(image, "speech")
+        return self.mel(audio)
 
     def mel(self, audio: str | None) -> str:
         """The mel spectrogram of an audio file as a PNG image (80 bands up to 8 kHz, low
@@ -374,8 +454,15 @@ class SynthService:
 
     def uses(self) -> dict[str, str]:
         config = self.config.synth
-        return {config.vocoder: "default mel vocoder", config.vc_vocoder: "voice conversion vocoder",
+        uses = {config.vocoder: "default mel vocoder",
+                config.vc_vocoder: "voice conversion vocoder",
                 config.extractor: "voice conversion features"}
+        if config.acoustic.strip().lower() == AUTO_ACOUSTIC:
+            for name in DEFAULT_ACOUSTIC_MODELS:
+                uses.setdefault(name, "text to speech (when downloaded)")
+        elif config.acoustic.strip().lower() != ESPEAK:
+            uses.setdefault(config.acoustic, "text to speech")
+        return uses
 
     def download_choices(self) -> tuple[list[tuple[str, str]], str | None]:
         """Models to offer for download, ``(label, name)`` with kind and size, and the one to
@@ -426,6 +513,7 @@ class SynthService:
             "torch": torch.__version__, "cpu_threads": torch.get_num_threads(),
             "concurrency": self.config.concurrency, "queue_size": self.config.queue_size,
             "models": {"vocoder": display_name(config.vocoder),
+                       "acoustic": display_name(config.acoustic),
                        "vc_vocoder": display_name(config.vc_vocoder),
                        "extractor": display_name(config.extractor),
                        "loaded": info["loaded"],
@@ -440,6 +528,8 @@ class SynthService:
             "limits": asdict(self.limits),
             "vocoders": [value for _, value in self.catalog.vocoder_choices()],
             "preselected_vocoder": self.catalog.preselected_vocoder(),
+            "acoustic_models": [value for _, value in self.catalog.acoustic_choices()],
+            "preselected_acoustic": self.catalog.preselected_acoustic(),
             "voices": self.catalog.voice_names(),
         }
 
@@ -474,8 +564,24 @@ def _loudness(result: SynthResult, lufs: float | None) -> SynthResult:
         return result
     from .audio import normalize_loudness
 
-    return SynthResult(normalize_loudness(result.audio, result.sample_rate, lufs),
-                       result.sample_rate)
+    return replace(result, audio=normalize_loudness(result.audio, result.sample_rate, lufs))
+
+
+def _seed(value: float | str | None) -> int | None:
+    """A seed from the page: empty or -1 -> ``None`` (a new one); else an integer
+    0 .. 2**31 - 1."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise RequestError(f"seed must be a whole number, got {value!r}") from None
+    if number == -1:
+        return None
+    if not number.is_integer() or not 0 <= number < 2**31:
+        raise RequestError(f"seed must be a whole number from 0 to {2**31 - 1} (or -1 for a "
+                           f"new one), got {value!r}")
+    return int(number)
 
 
 def _markdown(notes: Sequence[str]) -> str:

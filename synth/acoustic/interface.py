@@ -11,7 +11,7 @@ done once for all of them (:mod:`synth.acoustic.speech`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, Sequence, runtime_checkable
 
 from torch import Tensor
 
@@ -110,29 +110,80 @@ def same_mel(a: AudioConfig, b: AudioConfig) -> bool:
     return key(a) == key(b)
 
 
-def check_mel_pairing(model: AcousticModel, vocoder_audio: AudioConfig,
-                      vocoder_name: str = "the vocoder") -> None:
-    """Refuse to pair an acoustic model with a vocoder trained on another mel.
+#: The value scale of every acoustic model's mels (:attr:`SentenceMel.mel`), as
+#: :func:`mel_scale` words it: HiFi-GAN's, SpeechBrain's and BigVGAN's too.
+NATURAL_LOG_SCALE = "natural log, floor 1e-05"
+
+
+def mel_scale(frontend: Any) -> str:
+    """How a mel frontend's values relate to mel magnitudes, in words (a
+    :class:`vocoder.mel.MelFrontend`: HiFi-GAN's and the families' mels)::
+
+        "natural log, floor 1e-05"                       HiFi-GAN, SpeechBrain, BigVGAN
+        "log10, floor 1e-10"                             ESPnet / ParallelWaveGAN (raw)
+        "dB (20 * log10, floor 1e-08), normalised to [-4, 4]"   Coqui TTS
+    """
+    from vocoder.mel import CenteredLogMel, CoquiMel, MelSpectrogram
+
+    if isinstance(frontend, CoquiMel):
+        n = frontend.norm
+        text = (f"dB ({n.spec_gain:g} * {'log10' if n.log_base == '10' else 'ln'}, floor 1e-08)"
+                if n.do_amp_to_db_mel else "magnitudes")
+        if n.signal_norm:
+            low = -n.max_norm if n.symmetric_norm else 0
+            text += f", normalised to [{low:g}, {n.max_norm:g}]"
+        return text
+    if isinstance(frontend, CenteredLogMel):
+        base = "natural log" if frontend.log_base == "e" else "log10"
+        return f"{base}, floor {frontend.floor:g}"
+    if isinstance(frontend, MelSpectrogram):
+        return NATURAL_LOG_SCALE
+    return f"unknown ({type(frontend).__name__})"
+
+
+def check_mel_pairing(model: AcousticModel, vocoder: Any, vocoder_name: str = "the vocoder"
+                      ) -> None:
+    """Refuse to pair an acoustic model with a vocoder trained on another mel: other STFT or
+    mel-band settings (:data:`MEL_FIELDS`), or another value scale (:func:`mel_scale`:
+    ESPnet's log10 mels, Coqui's normalised dB mels, even with the same STFT settings).
+
+    Args:
+        model: the acoustic model (its mels are :data:`NATURAL_LOG_SCALE`).
+        vocoder: what the vocoder takes: a :class:`~vocoder.families.LoadedVocoder` (its
+            ``frontend``), a mel frontend, or only its :class:`~vocoder.config.AudioConfig`
+            (then the scale is not checked).
+        vocoder_name: what the message calls the vocoder.
 
     Raises:
         MelMismatchError: the mels differ; the message lists both and what differs, and for
             torchaudio's WaveRNN-bundle Tacotron2 weights says which weights fit HiFi-GAN.
     """
-    if same_mel(model.audio, vocoder_audio):
+    frontend = getattr(vocoder, "frontend", vocoder)
+    audio = vocoder if isinstance(vocoder, AudioConfig) else frontend.audio
+    if not same_mel(model.audio, audio):
+        differs = [f for f in MEL_FIELDS if getattr(model.audio, f) != getattr(audio, f)]
+        hint = ""
+        if same_mel(model.audio, wavernn_ljspeech_mel()):
+            hint = ("; these Tacotron2 weights were trained for torchaudio's WaveRNN vocoder: "
+                    "the weights of its Griffin-Lim bundles (tacotron2_english_*_1500_epochs_"
+                    "ljspeech.pth) make the LJSpeech HiFi-GAN mel, or vocode this mel with "
+                    "Griffin-Lim set to the same mel")
+        raise MelMismatchError(
+            f"{model.name} makes mels of {describe_mel(model.audio)}, but {vocoder_name} was "
+            f"trained on {describe_mel(audio)} ({', '.join(differs)} differ): it cannot "
+            f"vocode them{hint}")
+    if isinstance(vocoder, AudioConfig):
         return
-    differs = [f for f in MEL_FIELDS if getattr(model.audio, f) != getattr(vocoder_audio, f)]
-    hint = ""
-    if same_mel(model.audio, wavernn_ljspeech_mel()):
-        hint = ("; these Tacotron2 weights were trained for torchaudio's WaveRNN vocoder: the "
-                "weights of its Griffin-Lim bundles (tacotron2_english_*_1500_epochs_ljspeech"
-                ".pth) make the LJSpeech HiFi-GAN mel, or vocode this mel with Griffin-Lim set "
-                "to the same mel")
-    raise MelMismatchError(
-        f"{model.name} makes mels of {describe_mel(model.audio)}, but {vocoder_name} was "
-        f"trained on {describe_mel(vocoder_audio)} ({', '.join(differs)} differ): it cannot "
-        f"vocode them{hint}")
+    scale = mel_scale(frontend)
+    if scale != NATURAL_LOG_SCALE:
+        family = getattr(frontend, "name", "")
+        raise MelMismatchError(
+            f"{model.name} makes mels of {NATURAL_LOG_SCALE}, but {vocoder_name} takes "
+            f"{family + ' ' if family else ''}mels of another scale ({scale}), with the same "
+            f"STFT settings ({describe_mel(audio)}): it cannot vocode them; choose a vocoder "
+            "that takes natural-log mels (HiFi-GAN, SpeechBrain, BigVGAN) or Griffin-Lim")
 
 
-__all__ = ["AcousticModel", "DecoderStopError", "MEL_FIELDS", "MelMismatchError", "SentenceMel",
-           "check_mel_pairing", "describe_mel", "hifigan_ljspeech_mel", "same_mel",
-           "wavernn_ljspeech_mel"]
+__all__ = ["AcousticModel", "DecoderStopError", "MEL_FIELDS", "MelMismatchError",
+           "NATURAL_LOG_SCALE", "SentenceMel", "check_mel_pairing", "describe_mel",
+           "hifigan_ljspeech_mel", "mel_scale", "same_mel", "wavernn_ljspeech_mel"]

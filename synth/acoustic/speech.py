@@ -5,9 +5,10 @@ abbreviations) and split into sentences (:func:`synth.text.split_sentences`); th
 of all texts go to the model in one call, which batches them; each text's sentences are then
 joined with silent frames for the pauses between them.
 
-Seeds: sentence ``j`` of every text is decoded with seed ``seed + j``. A text's result thus
-depends only on the text and the seed, not on the other texts, and a one-sentence text with
-seed ``N`` is what the model gives for that sentence with seed ``N``.
+Seeds: sentence ``j`` of a text is decoded with seed ``seed + j`` (``seed``: the call's, or
+that text's when each text has its own). A text's result thus depends only on the text and
+its seed, not on the other texts, and a one-sentence text with seed ``N`` is what the model
+gives for that sentence with seed ``N``.
 """
 
 from __future__ import annotations
@@ -86,14 +87,16 @@ def new_seed() -> int:
     return secrets.randbits(31)
 
 
-def text_to_mel(model: AcousticModel, texts: Sequence[str], seed: int | None = None,
+def text_to_mel(model: AcousticModel, texts: Sequence[str],
+                seed: int | Sequence[int] | None = None,
                 config: SpeechConfig = SpeechConfig()) -> list[Speech]:
     """Texts -> one :class:`Speech` each (see the module docstring).
 
     Args:
         model: any acoustic model, loaded once.
         texts: English texts, any length up to ``config.max_text_chars``.
-        seed: ``None`` picks one with :func:`new_seed` (recorded in each result).
+        seed: one for every text, or one per text; ``None`` picks one with
+            :func:`new_seed` (recorded in each result).
 
     Raises:
         TextError: an empty text (or only punctuation), a text longer than
@@ -104,18 +107,22 @@ def text_to_mel(model: AcousticModel, texts: Sequence[str], seed: int | None = N
     if isinstance(texts, str):
         raise TypeError("texts must be a sequence of strings, not one string")
     seed = new_seed() if seed is None else seed
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-        raise InputError(f"seed must be an integer from 0 to {MAX_SEED}, got {seed!r}")
+    per_text = list(seed) if isinstance(seed, Sequence) else [seed] * len(texts)
+    if len(per_text) != len(texts):
+        raise InputError(f"{len(texts)} texts but {len(per_text)} seeds")
+    for value in per_text:
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEED:
+            raise InputError(f"seed must be an integer from 0 to {MAX_SEED}, got {value!r}")
     plans = [_sentences(text, k, len(texts), config) for k, text in enumerate(texts)]
-    longest = max((len(plan) for plan in plans), default=1)
-    if seed + longest - 1 > MAX_SEED:
-        raise InputError(f"seed {seed} is too large for {longest} sentences: the last "
-                         f"sentence's seed would pass {MAX_SEED}")
+    for value, plan in zip(per_text, plans):
+        if value + len(plan) - 1 > MAX_SEED:
+            raise InputError(f"seed {value} is too large for {len(plan)} sentences: the last "
+                             f"sentence's seed would pass {MAX_SEED}")
     flat = [s.text for plan in plans for s in plan]
-    seeds = [seed + j for plan in plans for j in range(len(plan))]
+    seeds = [value + j for value, plan in zip(per_text, plans) for j in range(len(plan))]
     said = iter(model.infer(flat, seeds))
-    return [_join([next(said) for _ in plan], [s.pause for s in plan], seed, model.audio)
-            for plan in plans]
+    return [_join([next(said) for _ in plan], [s.pause for s in plan], value, model.audio)
+            for value, plan in zip(per_text, plans)]
 
 
 def _sentences(text: str, index: int, count: int, config: SpeechConfig) -> list[Sentence]:

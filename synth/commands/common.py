@@ -152,6 +152,7 @@ def check_output(path: str, suffix: str = ".wav") -> Path:
     return out
 
 
-def report(result, path: Path) -> None:
-    """One line on stdout: what was written."""
-    print(f"wrote {path} ({result.seconds:.2f} s at {result.sample_rate} Hz)")
+def report(result, path: Path, detail: str = "") -> None:
+    """One line on stdout: what was written (and ``detail``: what made it)."""
+    more = f"; {detail}" if detail else ""
+    print(f"wrote {path} ({result.seconds:.2f} s at {result.sample_rate} Hz{more})")

@@ -100,7 +100,8 @@ def test_every_action_is_a_named_endpoint(client) -> None:
     assert not api.get("unnamed_endpoints")
     params = {name: [p["parameter_name"] for p in ep["parameters"]]
               for name, ep in api["named_endpoints"].items()}
-    assert params["/tts"] == ["text", "voice", "references", "saved_voice", "vocoder"]
+    assert params["/tts"] == ["text", "voice", "references", "saved_voice", "vocoder", "acoustic",
+                              "seed"]
     assert params["/convert"] == ["source", "references", "k", "normalize", "loudness"]
     assert params["/vocoder"] == ["audio", "mel", "vocoder", "checkpoint", "config", "preset"]
     assert params["/vocoder_compare"] == ["original", "resynthesized", "mel"]

@@ -63,3 +63,51 @@ def save_published(model, path: Path) -> Path:
     """Save ``model`` as torchaudio publishes its Tacotron2 weights: a plain state dict."""
     torch.save(model.state_dict(), path)
     return path
+
+
+def save_tiny_tacotron2(path: Path, symbols: str = "characters", frames: int | None = 40,
+                        seed: int = 0) -> Path:
+    """A tiny random Tacotron2 (:func:`tiny_tacotron2`) saved as torchaudio publishes its
+    weights; loading reads its shapes from the tensors."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return save_published(tiny_tacotron2(symbols, frames=frames, seed=seed), path)
+
+
+def tiny_ljspeech_config():
+    """The LJSpeech HiFi-GAN mel (22.05 kHz, hop 256, 80 mels, 0-8000 Hz: what Tacotron2
+    makes) with a generator of a few thousand parameters (x256 upsampling)."""
+    from vocoder.config import AudioConfig, GeneratorConfig, HiFiGANConfig
+
+    gen = GeneratorConfig(upsample_rates=[8, 8, 4], upsample_kernel_sizes=[16, 16, 8],
+                          upsample_initial_channel=32, resblock="2", resblock_kernel_sizes=[3],
+                          resblock_dilation_sizes=[[1, 2]], in_channels=80)
+    return HiFiGANConfig(audio=AudioConfig(), generator=gen).validate("tiny LJSpeech config")
+
+
+def save_tiny_ljspeech_vocoder(directory: Path, seed: int = 0) -> Path:
+    """``directory/g_00000001`` with ``config.json``: a tiny mel vocoder of the LJSpeech
+    HiFi-GAN mel, the one Tacotron2 feeds."""
+    from tests.synth.pipeline_models import tiny_generator
+    from vocoder.checkpoint import save_generator
+
+    directory.mkdir(parents=True, exist_ok=True)
+    cfg = tiny_ljspeech_config()
+    path = directory / "g_00000001"
+    save_generator(path, tiny_generator(cfg, seed), cfg)
+    return path
+
+
+def acoustic_entry(name: str, url: str, symbols: str = "characters", **config) -> dict:
+    """A registry entry (for :func:`tests.synth.pipeline_models.registry_file`) of a tiny
+    Tacotron2 served at ``url``: its symbols, the LJSpeech mel and the tiny parameters."""
+    import dataclasses
+
+    from synth.acoustic import hifigan_ljspeech_mel
+
+    mel = dataclasses.asdict(hifigan_ljspeech_mel())
+    mel.pop("fmax_for_loss")
+    return {"name": name, "kind": "acoustic_model", "filename": url.rsplit("/", 1)[1],
+            "urls": [url], "config": {"architecture": "tacotron2", "symbols": symbols,
+                                      "mel": mel,
+                                      "params": dataclasses.asdict(tiny_params(symbols)),
+                                      **config}}

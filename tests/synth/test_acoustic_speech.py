@@ -70,6 +70,20 @@ def test_a_text_gives_the_same_mel_alone_or_with_others(model) -> None:
         torch.testing.assert_close(alone.mel, speech.mel, rtol=0, atol=1e-4)
 
 
+def test_each_text_may_have_its_own_seed(model) -> None:
+    recorder = Recording(model)
+    texts = ["First text. It has two sentences.", "Second text, one sentence."]
+    speech = text_to_mel(recorder, texts, seed=[7, 100])
+    assert recorder.calls[0][1] == [7, 8, 100]  # sentence j of text i: its seed + j
+    assert [s.seed for s in speech] == [7, 100]
+    alone = text_to_mel(model, [texts[1]], seed=100)[0]
+    torch.testing.assert_close(alone.mel, speech[1].mel, rtol=0, atol=1e-4)
+    with pytest.raises(InputError, match="2 texts but 1 seeds"):
+        text_to_mel(model, texts, seed=[7])
+    with pytest.raises(InputError, match="seed must be an integer from 0"):
+        text_to_mel(model, texts, seed=[7, -1])
+
+
 def test_without_a_seed_one_is_chosen_and_recorded(model) -> None:
     first = text_to_mel(model, ["Hello there."])[0]
     assert 0 <= first.seed < 2**31

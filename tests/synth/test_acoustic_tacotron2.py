@@ -210,7 +210,25 @@ def test_shapes_that_do_not_fit_name_the_parameter(tmp_path) -> None:
     with pytest.raises(CheckpointError, match=r"tiny\.pth: parameter 'embedding\.weight' has "
                                               r"shape \(38, 32\), but the Tacotron2 parameters "
                                               r"give \(38, 512\)"):
-        load_tacotron2(path)
+        load_tacotron2(path, params=Tacotron2Params.ljspeech("characters"))
+
+
+def test_the_shapes_of_a_file_are_read_from_its_tensors(tmp_path) -> None:
+    torch.manual_seed(0)
+    for symbols in ("characters", "phonemes"):
+        published = Tacotron2Params.ljspeech(symbols)
+        assert Tacotron2Params.from_state_dict(published.build().state_dict()) == published
+    assert Tacotron2Params.from_state_dict(tiny_tacotron2().state_dict()) == tiny_params()
+    odd = tiny_params(encoder_n_convolution=2, postnet_n_convolution=3, encoder_kernel_size=3,
+                      attention_location_kernel_size=5)
+    assert Tacotron2Params.from_state_dict(odd.build().state_dict()) == odd
+    path = save_published(tiny_tacotron2(), tmp_path / "tiny.pth")
+    assert load_tacotron2(path).model.decoder.decoder_rnn_dim == tiny_params().decoder_rnn_dim
+    state = tiny_tacotron2().state_dict()
+    del state["decoder.decoder_rnn.weight_hh"]
+    with pytest.raises(CheckpointError, match="x: parameter 'decoder.decoder_rnn.weight_hh' is "
+                                              "missing: not a torchaudio Tacotron2"):
+        Tacotron2Params.from_state_dict(state, "x")
 
 
 @pytest.mark.parametrize("content, message", [

@@ -54,8 +54,12 @@ def test_shipped_registry_entries() -> None:
                               if e.kind != "feature_extractor" or e.name == "wavlm-large"])
     assert registry.names()[:4] == ["wavlm-large", "hifigan-v3-ljspeech",
                                     "knnvc-hifigan-prematched", "knnvc-hifigan"]
-    # the other toolkits' vocoders (tests/vocoder/families/test_registry_entries.py)
-    assert all(registry.get(n).family for n in registry.names()[4:])
+    # the other toolkits' vocoders (tests/vocoder/families/test_registry_entries.py) and the
+    # acoustic models (tests/synth/test_acoustic_registry.py)
+    assert all(registry.get(n).family for n in registry.names()[4:]
+               if registry.get(n).kind == "mel_vocoder")
+    assert {registry.get(n).kind for n in registry.names()[4:]} == {"mel_vocoder",
+                                                                    "acoustic_model"}
     registry = ModelRegistry([registry.get(n) for n in registry.names()[:4]])
     urls = {e.name: e.urls for e in registry}
     assert urls["wavlm-large"] == ("https://download.pytorch.org/torchaudio/models/wavlm_large.pth",)

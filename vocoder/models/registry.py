@@ -27,10 +27,14 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from .errors import ModelError, ModelNotFoundError, RegistryError
 
-#: Kinds of models the registry knows. A new kind (an acoustic model, another extractor
-#: backend) is added here and gets a loader in :mod:`synth.loaders`.
-KINDS = ("mel_vocoder", "feature_vocoder", "feature_extractor")
+#: Kinds of models the registry knows. A new kind (another extractor backend) is added here
+#: and gets a loader in :mod:`synth.loaders`.
+KINDS = ("mel_vocoder", "feature_vocoder", "feature_extractor", "acoustic_model")
 VOCODER_KINDS = ("mel_vocoder", "feature_vocoder")
+#: What an acoustic model's ``config.symbols`` may be (its text input).
+ACOUSTIC_SYMBOLS = ("characters", "phonemes")
+#: Acoustic-model architectures hifisynth loads (``config.architecture``).
+ACOUSTIC_ARCHITECTURES = ("tacotron2",)
 #: The newest registry format this code reads (2: multi-file models, archives, families).
 REGISTRY_FORMAT = 2
 #: Archives a file may be, by how its name ends.
@@ -53,9 +57,13 @@ def format_size(size: int | None) -> str:
     return f"{value:.1f} GiB"  # pragma: no cover
 
 
-def kind_label(kind: str) -> str:
-    """``"mel_vocoder"`` -> ``"mel vocoder"``."""
-    return kind.replace("_", " ")
+def kind_label(kind: str, article: bool = False) -> str:
+    """``"mel_vocoder"`` -> ``"mel vocoder"`` (with ``article``: ``"a mel vocoder"``,
+    ``"an acoustic model"``)."""
+    label = kind.replace("_", " ")
+    if not article:
+        return label
+    return ("an " if label[:1] in "aeiou" else "a ") + label
 
 
 def is_archive_name(filename: str) -> bool:
@@ -188,8 +196,8 @@ class ModelEntry:
         from vocoder.config import HiFiGANConfig
 
         if not self.is_vocoder:
-            raise ModelError(f"model '{self.name}' is a {kind_label(self.kind)}, not a vocoder; it has no "
-                             "HiFi-GAN config")
+            raise ModelError(f"model '{self.name}' is {kind_label(self.kind, True)}, not a "
+                             "vocoder; it has no HiFi-GAN config")
         if self.config is None:
             raise ModelError(f"model '{self.name}' has no config in the registry")
         source = str(self.config_file) if self.config_file else f"registry entry '{self.name}'"
@@ -205,7 +213,7 @@ class ModelEntry:
             ModelError: the entry is not a vocoder.
         """
         if not self.is_vocoder:
-            raise ModelError(f"model '{self.name}' is a {kind_label(self.kind)}, not a vocoder")
+            raise ModelError(f"model '{self.name}' is {kind_label(self.kind, True)}, not a vocoder")
         if self.config is not None:
             return self.family, self.hifigan_config()
         return self.family, self.mel_preset
@@ -218,14 +226,35 @@ class ModelEntry:
         Raises:
             ModelError: the entry is not a feature extractor.
         """
-        if self.kind != "feature_extractor":
-            raise ModelError(f"model '{self.name}' is a {kind_label(self.kind)}, not a "
-                             "feature extractor")
+        self._expect("feature_extractor")
         cfg = dict(self.config or {})
         bundle = cfg.get("torchaudio_bundle")
         arch = bundle or dict(cfg.get("params") or {},
                               model_type=str(cfg.get("model_type", "wav2vec2")).lower())
         return arch, bundle or self.name, cfg.get("knnvc_layer")
+
+    def _expect(self, kind: str) -> None:
+        """Raise :class:`ModelError` unless the entry is of ``kind``."""
+        if self.kind != kind:
+            raise ModelError(f"model '{self.name}' is {kind_label(self.kind, True)}, not "
+                             f"{kind_label(kind, True)}")
+
+    def acoustic_config(self) -> tuple[str, str, Any, dict[str, Any]]:
+        """``(architecture, symbols, mel, params)`` of an acoustic model: what its text
+        input is (``characters`` or ``phonemes``), the mel it makes (a
+        :class:`~vocoder.config.AudioConfig`) and the model's arguments (``{}``: read the
+        shapes from the file). The registry checked them when it was read.
+
+        Raises:
+            ModelError: the entry is not an acoustic model.
+        """
+        from vocoder.config import AudioConfig
+
+        self._expect("acoustic_model")
+        cfg = dict(self.config or {})
+        return (str(cfg.get("architecture", ACOUSTIC_ARCHITECTURES[0])), cfg["symbols"],
+                AudioConfig.from_dict(cfg["mel"], f"registry entry '{self.name}': mel"),
+                dict(cfg.get("params") or {}))
 
 
 class ModelRegistry:
@@ -397,6 +426,8 @@ def _parse_entry(item: Any, index: int, source: str, base: Path | None) -> Model
     if kind in VOCODER_KINDS and config is None and family is None:
         raise bad("config", "is required for vocoders (the published config.json), unless "
                             "'family' names a vocoder family whose files carry it")
+    if kind == "acoustic_model":
+        _check_acoustic_config(config, bad)
 
     return ModelEntry(
         name=name, kind=kind, files=files, main=main,
@@ -408,6 +439,41 @@ def _parse_entry(item: Any, index: int, source: str, base: Path | None) -> Model
         requires=tuple(requires), sha256_note=sha256_note, size_note=size_note,
         notes=need("notes", str, optional=True) or "", family=family, mel_preset=mel_preset,
     )
+
+
+def _check_acoustic_config(config: Mapping[str, Any] | None, bad: Any) -> None:
+    """An acoustic model's config: ``symbols`` (characters or phonemes), ``mel`` (the
+    :class:`~vocoder.config.AudioConfig` keys of the mel it makes, in their bounds), optional
+    ``architecture`` (:data:`ACOUSTIC_ARCHITECTURES`) and ``params`` (an object of the model's
+    arguments)."""
+    from vocoder.config import AudioConfig, ConfigError
+
+    if config is None:
+        raise bad("config", "is required for acoustic models: 'symbols' (characters or "
+                            "phonemes) and 'mel' (the mel settings it makes)")
+    architecture = config.get("architecture", ACOUSTIC_ARCHITECTURES[0])
+    if architecture not in ACOUSTIC_ARCHITECTURES:
+        raise bad("config.architecture",
+                  f"must be one of {', '.join(ACOUSTIC_ARCHITECTURES)}, got {architecture!r}")
+    symbols = config.get("symbols")
+    if symbols not in ACOUSTIC_SYMBOLS:
+        raise bad("config.symbols", f"must be one of {', '.join(ACOUSTIC_SYMBOLS)}, got "
+                                    f"{symbols!r}")
+    mel = config.get("mel")
+    if not isinstance(mel, Mapping):
+        raise bad("config.mel", f"must be an object of mel settings (sampling_rate, n_fft, "
+                                f"hop_size, win_size, num_mels, fmin, fmax), got {mel!r}")
+    known = list(AudioConfig.__dataclass_fields__)
+    unknown = sorted(set(mel) - set(known))
+    if unknown:
+        raise bad("config.mel", f"has unknown key {unknown[0]!r} (known: {', '.join(known)})")
+    try:
+        AudioConfig.from_dict(mel, "mel")
+    except ConfigError as exc:
+        raise bad("config.mel", f"is not valid: {exc}") from None
+    params = config.get("params")
+    if params is not None and not isinstance(params, Mapping):
+        raise bad("config.params", f"must be an object of the model's arguments, got {params!r}")
 
 
 def _parse_file(data: Any, at: str, need: Any, bad: Any) -> ModelFile:
@@ -444,5 +510,6 @@ def _parse_file(data: Any, at: str, need: Any, bad: Any) -> ModelFile:
                      approx_size=approx_size, unpack=unpack)
 
 
-__all__ = ["ARCHIVE_SUFFIXES", "KINDS", "ModelEntry", "ModelFile", "ModelRegistry",
-           "REGISTRY_FORMAT", "VOCODER_KINDS", "format_size", "is_archive_name", "kind_label"]
+__all__ = ["ACOUSTIC_ARCHITECTURES", "ACOUSTIC_SYMBOLS", "ARCHIVE_SUFFIXES", "KINDS",
+           "ModelEntry", "ModelFile", "ModelRegistry", "REGISTRY_FORMAT", "VOCODER_KINDS",
+           "format_size", "is_archive_name", "kind_label"]
