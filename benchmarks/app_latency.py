@@ -220,11 +220,11 @@ def start_app(models: dict[str, str], device: str, folder: Path) -> tuple[subpro
 
 
 def measure(actions: list[str], data: Path, device: str, seconds: float, repeats: int,
-            vc_size: str, folder: Path, log=print) -> list[dict]:
+            vc_size: str, folder: Path, log=print, on_row=None) -> list[dict]:
     """Each action timed directly (``Synthesizer``) and through ``app.py`` started on
     ``device`` (``gradio_client`` and the browser's HTTP path), alternately, ``repeats`` times
-    after a warm-up; one row of medians per action. Models and clips are written in
-    ``folder``; ``log`` gets progress lines."""
+    after a warm-up; one row of medians per action (also given to ``on_row`` as soon as it is
+    measured). Models and clips are written in ``folder``; ``log`` gets progress lines."""
     from gradio_client import Client, handle_file
 
     log("building models...")
@@ -291,6 +291,8 @@ def measure(actions: list[str], data: Path, device: str, seconds: float, repeats
             row["direct_all"] = [round(t, 3) for t in direct]
             results.append(row)
             log(json.dumps(row))
+            if on_row is not None:
+                on_row(row)
     finally:
         process.terminate()
         process.wait(timeout=30)

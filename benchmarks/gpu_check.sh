@@ -20,16 +20,20 @@ elif compgen -G ".whl/*.whl" >/dev/null; then
     base=$(command -v python3)
     layered="${HIFISYNTH_GPU_VENV:-/tmp/hifisynth-gpu-venv}"
     echo "gpu_check.sh: installing $(ls .whl/*.whl | wc -l) wheels from .whl/ over $base"
+    pip_offline=(-m pip install -q --no-index --no-deps --no-compile --disable-pip-version-check)
     rm -rf "$layered"
-    "$base" -m venv --without-pip "$layered"
-    purelib=$("$layered/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-    # python3's own packages (torch, ...) after the wheels, their .pth files processed too
-    "$base" -c 'import site, sys; open(sys.argv[1], "w").write("".join(
-        f"import site; site.addsitedir({p!r})\n" for p in site.getsitepackages()))' \
-        "$purelib/zz-base-python.pth"
-    "$base" -m pip install -q --no-index --no-deps --no-compile --disable-pip-version-check \
-        --target "$purelib" .whl/*.whl
-    py=$layered/bin/python
+    if "$base" -m venv --without-pip "$layered"; then
+        purelib=$("$layered/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+        # python3's own packages (torch, ...) after the wheels, their .pth files processed too
+        "$base" -c 'import site, sys; open(sys.argv[1], "w").write("".join(
+            f"import site; site.addsitedir({p!r})\n" for p in site.getsitepackages()))' \
+            "$purelib/zz-base-python.pth"
+        "$base" "${pip_offline[@]}" --target "$purelib" .whl/*.whl
+        py=$layered/bin/python
+    else  # no venv module: into python3's own packages (a lent machine is given back bare)
+        "$base" "${pip_offline[@]}" .whl/*.whl
+        py=$base
+    fi
 else
     source scripts/venv.sh
     install_project test
