@@ -134,7 +134,7 @@ class Context:
 
     def item(self, label: str, fn: Callable[[], Any], need_s: float = 0.0) -> Any:
         """Run one measurement; an exception is recorded as that item's error (the section
-        goes on); with less than ``need_s`` seconds left it is recorded as skipped."""
+        goes on); with less than ``need_s`` seconds left it is recorded as not started."""
         if self.left() < need_s:
             self.record(item=label, not_started=f"{self.left():.0f} s left, it needs about "
                                                 f"{need_s:.0f} s")
