@@ -219,6 +219,86 @@ def start_app(models: dict[str, str], device: str, folder: Path) -> tuple[subpro
     raise SystemExit("app.py did not start in 600 s")
 
 
+def measure(actions: list[str], data: Path, device: str, seconds: float, repeats: int,
+            vc_size: str, folder: Path, log=print, on_row=None) -> list[dict]:
+    """Each action timed directly (``Synthesizer``) and through ``app.py`` started on
+    ``device`` (``gradio_client`` and the browser's HTTP path), alternately, ``repeats`` times
+    after a warm-up; one row of medians per action (also given to ``on_row`` as soon as it is
+    measured). Models and clips are written in ``folder``; ``log`` gets progress lines."""
+    from gradio_client import Client, handle_file
+
+    log("building models...")
+    models = build_models(folder / "models", vc_size)
+    source, reference, transcripts = speech_clips(data, seconds, folder)
+    synth = Synthesizer.from_pretrained(
+        models["vocoder"], vc_vocoder=models["vc_vocoder"], extractor=models["extractor"],
+        extractor_arch=models["extractor_arch"], device=device, loudness=-16.0)
+    synth.load("vocoder", "espeak", *(["knnvc"] if "convert" in actions else []))
+    text = text_for(synth, transcripts, seconds)
+    log("starting app.py...")
+    process, url = start_app(models, device, folder)
+    try:
+        client = Client(url, verbose=False, analytics_enabled=False,
+                        download_files=str(folder / "client"))
+        http = HttpApp(url)
+        src_file, ref_file = http.upload(source), http.upload(reference)
+        cases = {
+            "tts": (lambda: synth.speak(text),
+                    lambda: client.predict(text, "base", [], None, "default", api_name="/tts"),
+                    lambda: http.audio("tts", [text, "base", [], None, "default"], 0)),
+            "resynth": (lambda: synth.resynthesize(source),
+                        lambda: client.predict(handle_file(str(source)), None, "default",
+                                               None, None, "", api_name="/vocoder"),
+                        lambda: http.audio("vocoder", [src_file, None, "default", None,
+                                                       None, ""], 0)),
+            "convert": (lambda: synth.convert(source, [reference]),
+                        lambda: client.predict(handle_file(str(source)),
+                                               [handle_file(str(reference))], 4, True, -16,
+                                               api_name="/convert"),
+                        lambda: http.audio("convert", [src_file, [ref_file], 4, True, -16],
+                                           0)),
+        }
+        results = []
+        app_log = folder / "app.log"
+        for action in actions:
+            direct_fn, client_fn, http_fn = cases[action]
+            out = direct_fn()
+            client_fn()
+            http_fn()  # warm-up
+            direct: list[float] = []
+            paired: dict[str, list[tuple[float, float, float]]] = {"gradio_client": [],
+                                                                   "http": []}
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                direct_fn()
+                direct.append(time.perf_counter() - t0)
+                for side, fn in (("gradio_client", client_fn), ("http", http_fn)):
+                    t0 = time.perf_counter()
+                    fn()
+                    total = time.perf_counter() - t0
+                    handler, synth_s = last_request(app_log, action)
+                    paired[side].append((total, handler, synth_s))
+            row: dict = {"action": action, "audio_s": round(out.seconds, 2),
+                         "direct_s": round(statistics.median(direct), 3)}
+            for side, values in paired.items():
+                row[side] = {
+                    "total_s": round(statistics.median(v[0] for v in values), 3),
+                    "synthesizer_s": round(statistics.median(v[2] for v in values), 3),
+                    "added_s": round(statistics.median(v[0] - v[2] for v in values), 3),
+                    "added_pct": round(100 * statistics.median((v[0] - v[2]) / v[2]
+                                                               for v in values), 1),
+                    "all": [[round(x, 3) for x in v] for v in values]}
+            row["direct_all"] = [round(t, 3) for t in direct]
+            results.append(row)
+            log(json.dumps(row))
+            if on_row is not None:
+                on_row(row)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    return results
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--actions", nargs="+", default=["tts", "resynth", "convert"],
@@ -235,78 +315,9 @@ def main() -> int:
     if data is None:
         raise SystemExit("no LJSpeech clips found: pass --data")
     tune_cpu_allocator()
-    from gradio_client import Client, handle_file
-
     with tempfile.TemporaryDirectory(prefix="app-latency-") as tmp:
-        folder = Path(tmp)
-        print("building models...", flush=True)
-        models = build_models(folder / "models", args.vc_size)
-        source, reference, transcripts = speech_clips(data, args.seconds, folder)
-        synth = Synthesizer.from_pretrained(
-            models["vocoder"], vc_vocoder=models["vc_vocoder"], extractor=models["extractor"],
-            extractor_arch=models["extractor_arch"], device=args.device, loudness=-16.0)
-        synth.load("vocoder", "espeak", *(["knnvc"] if "convert" in args.actions else []))
-        text = text_for(synth, transcripts, args.seconds)
-        print("starting app.py...", flush=True)
-        process, url = start_app(models, args.device, folder)
-        try:
-            client = Client(url, verbose=False, analytics_enabled=False,
-                            download_files=str(folder / "client"))
-            http = HttpApp(url)
-            src_file, ref_file = http.upload(source), http.upload(reference)
-            cases = {
-                "tts": (lambda: synth.speak(text),
-                        lambda: client.predict(text, "base", [], None, "default",
-                                               api_name="/tts"),
-                        lambda: http.audio("tts", [text, "base", [], None, "default"], 0)),
-                "resynth": (lambda: synth.resynthesize(source),
-                            lambda: client.predict(handle_file(str(source)), None, "default",
-                                                   None, None, "", api_name="/vocoder"),
-                            lambda: http.audio("vocoder", [src_file, None, "default", None,
-                                                           None, ""], 0)),
-                "convert": (lambda: synth.convert(source, [reference]),
-                            lambda: client.predict(handle_file(str(source)),
-                                                   [handle_file(str(reference))], 4, True, -16,
-                                                   api_name="/convert"),
-                            lambda: http.audio("convert", [src_file, [ref_file], 4, True, -16],
-                                               0)),
-            }
-            results = []
-            log = folder / "app.log"
-            for action in args.actions:
-                direct_fn, client_fn, http_fn = cases[action]
-                out = direct_fn()
-                client_fn()
-                http_fn()  # warm-up
-                direct: list[float] = []
-                paired: dict[str, list[tuple[float, float, float]]] = {"gradio_client": [],
-                                                                       "http": []}
-                for _ in range(args.repeats):
-                    t0 = time.perf_counter()
-                    direct_fn()
-                    direct.append(time.perf_counter() - t0)
-                    for side, fn in (("gradio_client", client_fn), ("http", http_fn)):
-                        t0 = time.perf_counter()
-                        fn()
-                        total = time.perf_counter() - t0
-                        handler, synth_s = last_request(log, action)
-                        paired[side].append((total, handler, synth_s))
-                row: dict = {"action": action, "audio_s": round(out.seconds, 2),
-                             "direct_s": round(statistics.median(direct), 3)}
-                for side, values in paired.items():
-                    row[side] = {
-                        "total_s": round(statistics.median(v[0] for v in values), 3),
-                        "synthesizer_s": round(statistics.median(v[2] for v in values), 3),
-                        "added_s": round(statistics.median(v[0] - v[2] for v in values), 3),
-                        "added_pct": round(100 * statistics.median((v[0] - v[2]) / v[2]
-                                                                   for v in values), 1),
-                        "all": [[round(x, 3) for x in v] for v in values]}
-                row["direct_all"] = [round(t, 3) for t in direct]
-                results.append(row)
-                print(json.dumps(row), flush=True)
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
+        results = measure(args.actions, data, args.device, args.seconds, args.repeats,
+                          args.vc_size, Path(tmp), log=lambda line: print(line, flush=True))
     info = describe_machine(args.device)
     info.update(vc_size=args.vc_size, seconds=args.seconds, repeats=args.repeats)
     print()

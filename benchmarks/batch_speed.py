@@ -67,6 +67,49 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def synthesizer_for(voc: Vocoder, max_batch_frames: int | None = None) -> Synthesizer:
+    """A :class:`Synthesizer` whose default mel vocoder is ``voc`` (on ``voc``'s device)."""
+    hub = ModelHub(device=voc.device, dtype=voc.dtype)
+    hub.add(ModelSpec("mel_vocoder", "random-weights"), voc)
+    return Synthesizer(hub, SynthConfig(vocoder="random-weights",
+                                        max_batch_frames=max_batch_frames))
+
+
+def base_voice_mels(synth: Synthesizer, texts: list[str]) -> list[torch.Tensor]:
+    """The mel of each text spoken by the espeak-ng base voice, as ``synth batch`` makes it."""
+    return [synth.mel(np.asarray(synth.base_speech(t)[0])) for t in texts]
+
+
+def time_modes(synth: Synthesizer, mels: list[torch.Tensor], batch_sizes: list[int],
+               repeats: int, log=print) -> tuple[dict[str, list[float]], dict[str, list]]:
+    """One at a time and batched (``batched N`` for each size), alternating, ``repeats``
+    times after a warm-up: the seconds of each run and the last outputs of each mode."""
+    device = synth.device
+
+    def one_at_a_time() -> list[np.ndarray]:
+        return [synth.vocode_frames([m])[0] for m in mels]
+
+    modes = {"one at a time": one_at_a_time}
+    for size in batch_sizes:
+        modes[f"batched {size}"] = (lambda s=size: synth.vocode_frames(mels, max_batch_size=s))
+
+    # Warm-up (kernel selection, allocator) on a slice, then alternate the modes.
+    synth.vocode_frames(mels[:8], max_batch_size=4)
+    for m in mels[:4]:
+        synth.vocode_frames([m])
+    times: dict[str, list[float]] = {name: [] for name in modes}
+    outputs: dict[str, list] = {}
+    for _ in range(repeats):
+        for name, run in modes.items():
+            sync(device)
+            start = time.perf_counter()
+            outputs[name] = run()
+            sync(device)
+            times[name].append(time.perf_counter() - start)
+            log(f"  {name}: {times[name][-1]:.2f} s")
+    return times, outputs
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sentences", type=int, default=200)
@@ -83,15 +126,12 @@ def main() -> int:
     torch.manual_seed(0)
     cfg = v3_config()
     voc = Vocoder(HiFiGANGenerator(cfg.generator), cfg, device=args.device, dtype=args.dtype)
-    hub = ModelHub(device=voc.device, dtype=voc.dtype)
-    hub.add(ModelSpec("mel_vocoder", "v3-random-weights"), voc)
-    synth = Synthesizer(hub, SynthConfig(vocoder="v3-random-weights",
-                                         max_batch_frames=args.max_batch_frames))
+    synth = synthesizer_for(voc, args.max_batch_frames)
     device = synth.device
     texts = sentences(args.sentences)
 
     start = time.perf_counter()
-    mels = [synth.mel(np.asarray(synth.base_speech(t)[0])) for t in texts]
+    mels = base_voice_mels(synth, texts)
     sync(device)
     frontend = time.perf_counter() - start
     frames = [m.shape[1] for m in mels]
@@ -101,27 +141,8 @@ def main() -> int:
           f"base voice + mel frontend: {frontend:.2f} s; device {device}, {args.dtype}, "
           f"max_batch_frames {synth.max_batch_frames}", flush=True)
 
-    def one_at_a_time() -> list[np.ndarray]:
-        return [synth.vocode_frames([m])[0] for m in mels]
-
-    modes = {"one at a time": one_at_a_time}
-    for size in args.batch_sizes:
-        modes[f"batched {size}"] = (lambda s=size: synth.vocode_frames(mels, max_batch_size=s))
-
-    # Warm-up (kernel selection, allocator) on a slice, then alternate the modes.
-    synth.vocode_frames(mels[:8], max_batch_size=4)
-    for m in mels[:4]:
-        synth.vocode_frames([m])
-    times: dict[str, list[float]] = {name: [] for name in modes}
-    outputs: dict[str, list[np.ndarray]] = {}
-    for _ in range(args.repeats):
-        for name, run in modes.items():
-            sync(device)
-            start = time.perf_counter()
-            outputs[name] = run()
-            sync(device)
-            times[name].append(time.perf_counter() - start)
-            print(f"  {name}: {times[name][-1]:.2f} s", flush=True)
+    times, outputs = time_modes(synth, mels, args.batch_sizes, args.repeats,
+                                log=lambda line: print(line, flush=True))
 
     reference = outputs["one at a time"]
     rows = []

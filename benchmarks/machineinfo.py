@@ -12,7 +12,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def describe_machine(device: str | None = None) -> dict:
-    """Python, torch, CPU model and count, torch threads, GPU name when there is one."""
+    """Python, torch, CPU model and count, torch threads; with CUDA, the first GPU's name,
+    memory and compute capability, the GPU count, and the CUDA and cuDNN versions."""
     info = {"python": platform.python_version(), "torch": torch.__version__,
             "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
             "cpu": platform.processor() or platform.machine()}
@@ -26,7 +27,11 @@ def describe_machine(device: str | None = None) -> dict:
     except OSError:
         pass
     if torch.cuda.is_available():
-        info["gpu"] = torch.cuda.get_device_name(0)
+        props = torch.cuda.get_device_properties(0)
+        info.update(gpu=torch.cuda.get_device_name(0), gpu_count=torch.cuda.device_count(),
+                    gpu_memory_gib=round(props.total_memory / 2**30, 1),
+                    gpu_capability=f"{props.major}.{props.minor}", cuda=torch.version.cuda,
+                    cudnn=torch.backends.cudnn.version())
     return info
 
 

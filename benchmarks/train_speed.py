@@ -145,11 +145,14 @@ class PublishedStep:
 
 # ------------------------------------------------------------------------------- one run
 
-def build(model: str, impl: str, precision: str, device: torch.device, seed: int = 0):
+def build(model: str, impl: str, precision: str, device: torch.device, seed: int = 0,
+          disc_width_divisor: int = 1):
+    """The ``model`` preset's generator, the discriminators (published widths, or narrower by
+    ``disc_width_divisor`` for a quick run) and the ``impl`` step over them."""
     cfg = preset(model)
     torch.manual_seed(seed)
     g = HiFiGANGenerator(cfg.generator).to(device).train()
-    d = HiFiGANDiscriminator().to(device).train()
+    d = HiFiGANDiscriminator(width_divisor=disc_width_divisor).to(device).train()
     if impl == "published":
         return PublishedStep(g, d, cfg, device, precision), g, d
     if device.type == "cpu":
@@ -193,34 +196,47 @@ def run_one(a: argparse.Namespace) -> dict:
             "steps_per_s": 1 / med, "times": times, "peak_gib": peak}
 
 
-def run_pair(a: argparse.Namespace) -> dict:
-    """Both implementations in one process, steps alternating (published, ours, ours,
-    published, ...), so load from other processes on a shared machine hits both alike.
-    Records wall and process CPU time per step."""
-    device = torch.device(a.device)
-    ours, g1, d1 = build(a.model, "ours", a.precision, device)
-    pub, g2, d2 = build(a.model, "published", a.precision, device)
+def interleaved(model: str, precision: str, device: torch.device, batch_size: int,
+                segment: int, warmup: int, steps: int, disc_width_divisor: int = 1) -> dict:
+    """Both implementations in one process from the same weights, steps alternating
+    (published, ours, ours, published, ...), so load from other processes on a shared machine
+    hits both alike. Records wall and process CPU time per step (after ``warmup`` pairs)
+    and, on a GPU, the peak memory allocated by both together."""
+    ours, g1, d1 = build(model, "ours", precision, device, disc_width_divisor=disc_width_divisor)
+    pub, g2, d2 = build(model, "published", precision, device,
+                        disc_width_divisor=disc_width_divisor)
     g2.load_state_dict(g1.state_dict())
     d2.load_state_dict(d1.state_dict())
-    audio = batch(a.batch_size, a.segment, device)
+    audio = batch(batch_size, segment, device)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
     calls = {"published": lambda: pub(audio), "ours": lambda: ours(torch.empty(0), audio)}
     wall = {"published": [], "ours": []}
     cpu = {"published": [], "ours": []}
-    for i in range(a.warmup + a.steps):
+    for i in range(warmup + steps):
         order = ("published", "ours") if i % 2 == 0 else ("ours", "published")
         for impl in order:
             sync()
             w0, c0 = time.perf_counter(), time.process_time()
             calls[impl]()
             sync()
-            if i >= a.warmup:
+            if i >= warmup:
                 wall[impl].append(time.perf_counter() - w0)
                 cpu[impl].append(time.process_time() - c0)
     ratios = [p / o for p, o in zip(wall["published"], wall["ours"])]
-    return {"model": a.model, "precision": a.precision, "wall": wall, "cpu": cpu,
-            "wall_ratio_median": statistics.median(ratios),
-            "cpu_ratio": statistics.median(cpu["published"]) / statistics.median(cpu["ours"])}
+    result = {"model": model, "precision": precision, "wall": wall, "cpu": cpu,
+              "wall_ratio_median": statistics.median(ratios),
+              "cpu_ratio": statistics.median(cpu["published"]) / statistics.median(cpu["ours"])}
+    if device.type == "cuda":
+        result["peak_gib_both"] = torch.cuda.max_memory_allocated(device) / 2**30
+    return result
+
+
+def run_pair(a: argparse.Namespace) -> dict:
+    """:func:`interleaved` with the command line's settings."""
+    return interleaved(a.model, a.precision, torch.device(a.device), a.batch_size, a.segment,
+                       a.warmup, a.steps)
 
 
 def check(a: argparse.Namespace) -> None:

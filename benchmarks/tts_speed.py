@@ -30,6 +30,7 @@ import json
 import statistics
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import soundfile as sf
@@ -72,9 +73,14 @@ def load_texts(directory: Path, count: int) -> tuple[list[str], float]:
     return texts[:count], frames / chars
 
 
-def timed(fn):
+def timed(fn, device: torch.device | None = None):
+    """``(seconds, fn())``, the device's queued work included."""
+    if device is not None and device.type == "cuda":
+        torch.cuda.synchronize(device)
     start = time.perf_counter()
     result = fn()
+    if device is not None and device.type == "cuda":
+        torch.cuda.synchronize(device)
     return time.perf_counter() - start, result
 
 
@@ -83,13 +89,100 @@ def torchaudio_infer(model, tokenizer, texts: list[str], batched: bool, seed: in
     ids = [torch.tensor(tokenizer(t).ids) for t in texts]
     groups = [sorted(ids, key=len, reverse=True)] if batched else [[i] for i in ids]
     torch.manual_seed(seed)
+    device = next(model.parameters()).device
     frames = 0
     with torch.inference_mode():
         for group in groups:
-            tokens = torch.nn.utils.rnn.pad_sequence(group, batch_first=True)
-            _, lengths, _ = model.infer(tokens, torch.tensor([len(g) for g in group]))
+            tokens = torch.nn.utils.rnn.pad_sequence(group, batch_first=True).to(device)
+            _, lengths, _ = model.infer(tokens, torch.tensor([len(g) for g in group],
+                                                             device=device))
             frames += int(lengths.sum())
     return frames
+
+
+@dataclass
+class TtsModels:
+    """Tacotron2 (characters, torchaudio's LJSpeech shape, random weights, a planted stop
+    clock) as a batch-1 and a batched acoustic model, and random HiFi-GAN vocoders."""
+
+    model: torch.nn.Module
+    single: Tacotron2Acoustic
+    batched: Tacotron2Acoustic
+    vocoders: dict[str, Vocoder]
+    stop_after_frames: int
+    device: torch.device
+
+
+def build_models(texts: list[str], per_char: float, device: str = "cpu",
+                 vocoders: tuple[str, ...] = ("V1", "V3"),
+                 stop_after_frames: int | None = None) -> TtsModels:
+    """Models for :func:`measure`: every sentence of ``texts`` stops after the mean frames
+    a sentence of their length takes (``per_char`` frames per character), or after
+    ``stop_after_frames``."""
+    sentence_lengths = [len(s.text) for t in texts for s in split_sentences(t, max_chars=180)]
+    target = stop_after_frames or round(per_char * statistics.mean(sentence_lengths))
+    torch.manual_seed(0)
+    model = Tacotron2Params.ljspeech("characters").build().eval()
+    plant_stop_clock(model, target, spread=0.0)
+    # every sentence stops after `target` frames, short ones too: widen the stop budget
+    budget = dict(min_frames=target + 1, frames_per_token=1.0)
+    single = Tacotron2Acoustic(model, CharacterTokenizer(), hifigan_ljspeech_mel(),
+                               options=Tacotron2Options(max_batch=1, **budget), device=device)
+    batched = Tacotron2Acoustic(model, CharacterTokenizer(), hifigan_ljspeech_mel(),
+                                options=Tacotron2Options(max_batch=len(texts), **budget),
+                                device=device)
+    factories = {"V1": hifigan_v1, "V3": hifigan_v3}
+    made = {}
+    for name in vocoders:
+        torch.manual_seed(0)
+        made[name] = Vocoder(factories[name](), preset(name.lower()), device=device)
+    return TtsModels(model, single, batched, made, target, single.device)
+
+
+def measure(models: TtsModels, texts: list[str], repeats: int,
+            torchaudio: bool = True) -> dict:
+    """Batch-1 and batched text-to-mel, then each vocoder, alternating, ``repeats`` times
+    after a warm-up; the median seconds of each (``"Tacotron2 batch 1"``, ``"V1 batched"``,
+    ``"torchaudio batch 1"``...), the seconds of audio made and the number of sentences."""
+    device = models.device
+
+    def tts_batch1():
+        return [text_to_mel(models.single, [t], seed=1)[0] for t in texts]
+
+    def tts_batched():
+        return text_to_mel(models.batched, texts, seed=1)
+
+    runs: dict[str, list[float]] = {}
+    speech = tts_batched()  # warm-up
+    for vocoder in models.vocoders.values():
+        vocode(vocoder, [s.mel for s in speech])
+    seconds = sum(s.seconds for s in speech)
+    sentences = sum(len(s.sentences) for s in speech)
+    for repeat in range(repeats + 1):
+        record = repeat > 0
+        for mode, fn in (("batch 1", tts_batch1), ("batched", tts_batched)):
+            elapsed, speech = timed(fn, device)
+            mels = [s.mel for s in speech]
+            if record:
+                runs.setdefault(f"Tacotron2 {mode}", []).append(elapsed)
+            for name, vocoder in models.vocoders.items():
+                if mode == "batch 1":
+                    elapsed, _ = timed(lambda: [vocoder.synthesize(m) for m in mels], device)
+                else:
+                    elapsed, _ = timed(lambda: vocode(vocoder, mels), device)
+                if record:
+                    runs.setdefault(f"{name} {mode}", []).append(elapsed)
+        if torchaudio:
+            tokenizer = CharacterTokenizer()
+            sentence_texts = [s.text for sp in speech for s in sp.sentences]
+            for mode, flag in (("batch 1", False), ("batched", True)):
+                elapsed, frames = timed(lambda: torchaudio_infer(
+                    models.model, tokenizer, sentence_texts, flag, seed=1), device)
+                if record:
+                    runs.setdefault(f"torchaudio {mode}", []).append(elapsed)
+                    runs.setdefault(f"torchaudio {mode} frames", []).append(frames)
+    median = {key: statistics.median(values) for key, values in runs.items()}
+    return {"median": median, "audio_seconds": seconds, "sentences": sentences}
 
 
 def main() -> None:
@@ -101,66 +194,19 @@ def main() -> None:
                         help="skip the torchaudio reference runs")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch intra-op threads (default: PyTorch's, one per core)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     tune_cpu_allocator()
     texts, per_char = load_texts(args.speech_dir, args.texts)
-    sentence_lengths = [len(s.text) for t in texts for s in split_sentences(t, max_chars=180)]
-    target = round(per_char * statistics.mean(sentence_lengths))
-
-    torch.manual_seed(0)
-    model = Tacotron2Params.ljspeech("characters").build().eval()
-    plant_stop_clock(model, target, spread=0.0)
-    # every sentence stops after `target` frames, short ones too: widen the stop budget
-    budget = dict(min_frames=target + 1, frames_per_token=1.0)
-    single = Tacotron2Acoustic(model, CharacterTokenizer(), hifigan_ljspeech_mel(),
-                               options=Tacotron2Options(max_batch=1, **budget))
-    batched = Tacotron2Acoustic(model, CharacterTokenizer(), hifigan_ljspeech_mel(),
-                                options=Tacotron2Options(max_batch=len(texts), **budget))
-    vocoders = {}
-    for name, factory in (("V1", hifigan_v1), ("V3", hifigan_v3)):
-        torch.manual_seed(0)
-        vocoders[name] = Vocoder(factory(), preset(name.lower()), device="cpu")
-
-    def tts_batch1():
-        return [text_to_mel(single, [t], seed=1)[0] for t in texts]
-
-    def tts_batched():
-        return text_to_mel(batched, texts, seed=1)
-
-    runs: dict[str, list[float]] = {}
-    speech = tts_batched()  # warm-up
-    seconds = sum(s.seconds for s in speech)
-    sentences = sum(len(s.sentences) for s in speech)
-    for repeat in range(args.repeats + 1):
-        record = repeat > 0
-        for mode, fn in (("batch 1", tts_batch1), ("batched", tts_batched)):
-            elapsed, speech = timed(fn)
-            mels = [s.mel for s in speech]
-            if record:
-                runs.setdefault(f"Tacotron2 {mode}", []).append(elapsed)
-            for name, vocoder in vocoders.items():
-                if mode == "batch 1":
-                    elapsed, _ = timed(lambda: [vocoder.synthesize(m) for m in mels])
-                else:
-                    elapsed, _ = timed(lambda: vocode(vocoder, mels))
-                if record:
-                    runs.setdefault(f"{name} {mode}", []).append(elapsed)
-        if not args.no_torchaudio:
-            tokenizer = CharacterTokenizer()
-            sentence_texts = [s.text for sp in speech for s in sp.sentences]
-            for mode, flag in (("batch 1", False), ("batched", True)):
-                elapsed, frames = timed(lambda: torchaudio_infer(model, tokenizer, sentence_texts,
-                                                                 flag, seed=1))
-                if record:
-                    runs.setdefault(f"torchaudio {mode}", []).append(elapsed)
-                    runs.setdefault(f"torchaudio {mode} frames", []).append(frames)
-
-    median = {key: statistics.median(values) for key, values in runs.items()}
-    print(json.dumps({"machine": describe_machine("cpu"), "texts": len(texts),
-                      "sentences": sentences, "audio_seconds": round(seconds, 2),
-                      "stop_after_frames": target, "repeats": args.repeats}, indent=1))
+    models = build_models(texts, per_char, args.device)
+    result = measure(models, texts, args.repeats, torchaudio=not args.no_torchaudio)
+    median, seconds = result["median"], result["audio_seconds"]
+    print(json.dumps({"machine": describe_machine(args.device), "texts": len(texts),
+                      "sentences": result["sentences"], "audio_seconds": round(seconds, 2),
+                      "stop_after_frames": models.stop_after_frames, "repeats": args.repeats},
+                     indent=1))
     print(f"\n{'mode':<10} {'Tacotron2 s':>12} {'T2 RTF':>7} {'+V1 s':>8} {'V1 RTF':>7} "
           f"{'T2+V1 RTF':>10} {'+V3 s':>7} {'V3 RTF':>7} {'T2+V3 RTF':>10}")
     for mode in ("batch 1", "batched"):

@@ -34,25 +34,29 @@ from vocoder.config import preset  # noqa: E402
 from vocoder.generator import HiFiGANGenerator  # noqa: E402
 
 
-def _sync(device: torch.device) -> None:
+def sync(device: torch.device) -> None:
+    """Wait for the device's queued work (CUDA); nothing on the CPU."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
 
-def _time(fn, x, device) -> float:
-    _sync(device)
+def time_call(fn, x, device: torch.device) -> float:
+    """Seconds for ``fn(x)``, the device's queued work included (synchronised before and after)."""
+    sync(device)
     start = time.perf_counter()
     fn(x)
-    _sync(device)
+    sync(device)
     return time.perf_counter() - start
 
 
-def _weights(name: str) -> HiFiGANGenerator:
+def random_generator(name: str) -> HiFiGANGenerator:
+    """The ``name`` preset's generator (``v1``, ``v2``, ``v3``) with seeded random weights."""
     torch.manual_seed(0)
     return HiFiGANGenerator(preset(name).generator)
 
 
-def _input(name: str, seconds: float, device: torch.device) -> torch.Tensor:
+def random_mel(name: str, seconds: float, device: torch.device) -> torch.Tensor:
+    """``(1, channels, frames)``: ``seconds`` of random log-mel-like frames for ``name``."""
     cfg = preset(name)
     frames = int(seconds * cfg.audio.sampling_rate) // cfg.audio.hop_size
     return torch.randn(1, cfg.input_channels, frames, generator=torch.Generator().manual_seed(1)
@@ -66,10 +70,10 @@ def _published_worker(conn, name: str, seconds: float, device: str, threads: int
     dev = torch.device(device)
     cfg = preset(name)
     model = PublishedGenerator(attr_config(cfg.to_dict()))
-    model.load_state_dict(legacy_weight_norm_names(_weights(name).state_dict()))
+    model.load_state_dict(legacy_weight_norm_names(random_generator(name).state_dict()))
     model.remove_weight_norm()
     model.eval().to(dev)
-    x = _input(name, seconds, dev)
+    x = random_mel(name, seconds, dev)
 
     def run(inp):
         with torch.no_grad():
@@ -78,11 +82,12 @@ def _published_worker(conn, name: str, seconds: float, device: str, threads: int
     run(x)  # warm-up
     conn.send("ready")
     while conn.recv() == "run":
-        conn.send(_time(run, x, dev))
+        conn.send(time_call(run, x, dev))
     conn.close()
 
 
 def snr_db(reference: torch.Tensor, test: torch.Tensor) -> float:
+    """Signal-to-noise ratio of ``test`` against ``reference``, in dB."""
     noise = (test.float() - reference.float()).pow(2).sum()
     return float(10 * torch.log10(reference.float().pow(2).sum() / noise.clamp_min(1e-20)))
 
@@ -92,7 +97,7 @@ def bench_model(name: str, device: torch.device, dtypes: list[str], seconds: flo
     from vocoder.inference import Vocoder
 
     cfg = preset(name)
-    x = _input(name, seconds, device)
+    x = random_mel(name, seconds, device)
     audio_s = x.shape[-1] * cfg.audio.hop_size / cfg.audio.sampling_rate
     child = conn = None
     if baseline:
@@ -104,13 +109,13 @@ def bench_model(name: str, device: torch.device, dtypes: list[str], seconds: flo
     rows, reference_out = [], None
     try:
         for dtype in dtypes:
-            voc = Vocoder(_weights(name), cfg, device=device, dtype=dtype)
+            voc = Vocoder(random_generator(name), cfg, device=device, dtype=dtype)
             out = voc(x)  # warm-up
             if dtype == "float32":
                 reference_out = out
             ours_t, base_t, ratios = [], [], []
             for _ in range(repeats):
-                t_ours = _time(voc, x, device)
+                t_ours = time_call(voc, x, device)
                 ours_t.append(t_ours)
                 if baseline:
                     conn.send("run")

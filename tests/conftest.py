@@ -63,6 +63,21 @@ def run_cli(module: str, *args: str, cwd: Path | None = None, timeout: float = 3
                           capture_output=True, text=True, timeout=timeout)
 
 
+CUDA_SKIP_REASON = ("needs a CUDA GPU (torch.cuda.is_available() is False here); "
+                    "benchmarks/gpu_check.sh runs the tests marked cuda on a GPU machine")
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Tests marked ``cuda`` skip, saying why, where CUDA is absent."""
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    for item in items:
+        if item.get_closest_marker("cuda") is not None:
+            item.add_marker(pytest.mark.skip(reason=CUDA_SKIP_REASON))
+
+
 @pytest.fixture
 def ljspeech_dir() -> Path:
     """The real LJSpeech clips beside the project (or $HIFISYNTH_LJSPEECH); skips if absent."""

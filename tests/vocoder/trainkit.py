@@ -160,13 +160,15 @@ def train_options(cfg: Path, run: Path, wavs: Path | None, **overrides):
     return TrainOptions(**base)
 
 
-def run_vocoder(*args, timeout: float = 300) -> "subprocess.CompletedProcess":
-    """``python -m vocoder args...`` in a fresh process with this checkout first on the path."""
+def run_vocoder(*args, timeout: float = 300,
+                env: dict | None = None) -> "subprocess.CompletedProcess":
+    """``python -m vocoder args...`` in a fresh process with this checkout first on the path
+    (in ``env``, default this process's environment)."""
     import os
     import subprocess
     import sys
 
-    env = dict(os.environ, PYTHONPATH=str(REPO))
+    env = dict(os.environ if env is None else env, PYTHONPATH=str(REPO))
     return subprocess.run([sys.executable, "-m", "vocoder", *map(str, args)], env=env,
                           capture_output=True, text=True, timeout=timeout)
 
@@ -196,3 +198,36 @@ def assert_same_state(a: tuple[dict, dict], b: tuple[dict, dict]) -> None:
     assert (da["steps"], da["epoch"]) == (db["steps"], db["epoch"])
     assert da["hifisynth"]["batch_in_epoch"] == db["hifisynth"]["batch_in_epoch"]
     assert da["hifisynth"]["scheduler_g"] == db["hifisynth"]["scheduler_g"]
+
+
+def train_args(cfg: Path, run: Path, wavs: Path, device: str, steps: int = 2,
+               batch_size: int = 4, *extra: str) -> list[str]:
+    """``vocoder train`` arguments for a quick run: ``steps`` steps, one checkpoint at the end."""
+    return ["train", "--config", str(cfg), "--output-dir", str(run), "--train-wavs", str(wavs),
+            "--max-steps", str(steps), "--checkpoint-interval", str(steps), "--batch-size",
+            str(batch_size), "--num-workers", "0", "--no-progress", "--device", device, *extra]
+
+
+def run_torchrun(args: list[str], processes: int = 2, env: dict | None = None,
+                 timeout: float = 300) -> "subprocess.CompletedProcess":
+    """``torchrun --nproc_per_node N -m vocoder ARGS`` with this checkout first on the path."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ if env is None else env, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
+    port = 29500 + os.getpid() % 1000
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(processes),
+               "--master_port", str(port), "-m", "vocoder", *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def assert_same_training(a: tuple[dict, dict], b: tuple[dict, dict], rtol: float,
+                         atol: float) -> None:
+    """Two runs' checkpoint pairs hold the same generator and MPD weights within tolerance."""
+    (ga, da), (gb, db) = a, b
+    assert ga.keys() == gb.keys()
+    for k in ga:
+        torch.testing.assert_close(ga[k], gb[k], rtol=rtol, atol=atol)
+    for k in da["mpd"]:
+        torch.testing.assert_close(da["mpd"][k], db["mpd"][k], rtol=rtol, atol=atol)

@@ -1,14 +1,11 @@
 """Several training processes: torchrun's environment, devices, and two gloo processes that
 compute what one process with the same global batch computes."""
 
-import os
-import subprocess
-import sys
-
 import pytest
 import torch
 
-from tests.vocoder.trainkit import REPO, state_of, train_options
+from tests.vocoder.trainkit import (assert_same_training, run_torchrun, state_of, train_args,
+                                    train_options)
 from vocoder.errors import InputError
 from vocoder.train import Distributed, list_checkpoints, train
 
@@ -33,14 +30,7 @@ def test_processes_from_torchrun_environment():
 def test_torchrun_two_processes_gloo(data, tmp_path):
     base, wavs, cfg = data
     run = tmp_path / "ddp"
-    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
-    args = ["--nproc_per_node", "2", "--master_port", 29500 + os.getpid() % 1000, "-m",
-            "vocoder", "train", "--config", cfg, "--output-dir", run, "--train-wavs", wavs,
-            "--max-steps", 2, "--checkpoint-interval", 2, "--batch-size", 4, "--num-workers", 0,
-            "--no-progress", "--device", "cpu"]
-    r = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", *map(str, args)],
-        env=env, capture_output=True, text=True, timeout=300)
+    r = run_torchrun(train_args(cfg, run, wavs, "cpu"))
     assert r.returncode == 0, r.stderr[-3000:]
     assert list_checkpoints(run) == [2]
     assert r.stderr.count("saved g_00000002") == 1  # only rank 0 writes
@@ -48,9 +38,5 @@ def test_torchrun_two_processes_gloo(data, tmp_path):
     # two ranks x 2 items see the same 4 items per step as one process with batch 4
     single = tmp_path / "single"
     train(train_options(cfg, single, wavs, max_steps=2, batch_size=4, log_interval=1))
-    (ga, da), (gb, db) = state_of(run, 2), state_of(single, 2)
-    assert da["hifisynth"]["world_size"] == 2
-    for k in ga:
-        torch.testing.assert_close(ga[k], gb[k], rtol=1e-4, atol=1e-6)
-    for k in da["mpd"]:
-        torch.testing.assert_close(da["mpd"][k], db["mpd"][k], rtol=1e-4, atol=1e-6)
+    assert state_of(run, 2)[1]["hifisynth"]["world_size"] == 2
+    assert_same_training(state_of(run, 2), state_of(single, 2), rtol=1e-4, atol=1e-6)
