@@ -51,6 +51,19 @@ def compressed_clips(folder: Path, seconds: float = 1.5, rate: int = 22050) -> d
     return clips
 
 
+def choose(page, elem_id: str, text: str) -> None:
+    """Pick the option of dropdown ``#elem_id`` whose label contains ``text``, by clicking it in
+    the list (Enter picks the list's active option, which the typed text need not have
+    filtered to yet)."""
+    box = page.locator(f"#{elem_id} input")
+    box.click()
+    box.fill(text)
+    page.locator(f"#{elem_id} [data-testid='dropdown-option']", has_text=text).first.click()
+    page.wait_for_function(
+        "([id, text]) => document.querySelector(`#${id} input`).value.includes(text)",
+        arg=[elem_id, text], timeout=10_000)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from synth.models import ModelCache, ModelRegistry
-from tests.app.conftest import AppServer, start_app, stop_app
+from tests.app.conftest import AppServer, choose, start_app, stop_app
 from tests.app.test_browser import AUDIO_IN, FETCH, browser_page  # noqa: F401 - the fixture
 from tests.conftest import speechlike, write_wav
 from tests.synth.pipeline_models import (registry_file, save_tiny_mel_vocoder,
@@ -134,8 +134,7 @@ def test_tacotron2_in_the_browser(tts_app, browser_page, tmp_path) -> None:
 
     # The espeak-ng base voice on request, through the vocoder; its picture is the mel alone.
     page.locator("#tts-voice label", has_text="The model's own voice").click()
-    page.locator("#tts-acoustic input").fill("espeak")
-    page.locator("#tts-acoustic input").press("Enter")
+    choose(page, "tts-acoustic", "espeak")
     page.click("#tts-run")
     expect(notes).to_contain_text("espeak-ng base voice through the g_00000001 vocoder",
                                   timeout=60_000)
@@ -144,10 +143,8 @@ def test_tacotron2_in_the_browser(tts_app, browser_page, tmp_path) -> None:
     page.screenshot(path=str(tmp_path / "3-espeak.png"), full_page=True)
 
     # A vocoder of another mel is refused with a message in the page; the app goes on.
-    page.locator("#tts-acoustic input").fill(TACOTRON2)
-    page.locator("#tts-acoustic input").press("Enter")
-    page.locator("#tts-vocoder input").fill("v16k/g_00000001")
-    page.locator("#tts-vocoder input").press("Enter")
+    choose(page, "tts-acoustic", TACOTRON2)
+    choose(page, "tts-vocoder", "v16k/g_00000001")
     page.click("#tts-run")
     toast = page.wait_for_selector("text=differ): it cannot vocode them", timeout=60_000)
     assert "pick another vocoder, or the espeak-ng base voice" in toast.inner_text()
