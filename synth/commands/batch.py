@@ -88,10 +88,6 @@ def run(args: argparse.Namespace) -> int:
     runner = BatchRunner(synth, out_dir, batch_size=args.batch_size, overwrite=args.overwrite,
                          progress=not args.quiet, seed=args.seed,
                          explain=lambda exc: error_line(exc, args).removeprefix("synth: error: "))
-    runner.run(items, summary)
-    if (isinstance(picked, str) and args.acoustic.strip().lower() == "auto"
-            and synth.has_mel_vocoder() and any(i.text is not None for i in items)):
-        print(f"synth: note: text items were {tacotron2_hint(synth)}", file=sys.stderr)
     path = Path(args.summary) if args.summary else default_summary_path(out_dir, shard)
     try:
         runner.run(items, summary)
@@ -102,6 +98,9 @@ def run(args: argparse.Namespace) -> int:
             pass  # the run's own error is the one to report
         raise
     summary.save(path)
+    if (isinstance(picked, str) and args.acoustic.strip().lower() == "auto"
+            and synth.has_mel_vocoder() and any(i.text is not None for i in items)):
+        print(f"synth: note: text items were {tacotron2_hint(synth)}", file=sys.stderr)
     rtf = summary.rtf
     print(f"shard {shard[0]}/{shard[1]}: {summary.done} done, {summary.skipped} skipped, "
           f"{len(summary.failed)} failed of {summary.items}; {summary.audio_seconds:.1f} s of "

@@ -243,6 +243,10 @@ def test_batch_killed_then_resumed(voc, tmp_path) -> None:
         ["empty", "gone", "line14"]
     assert {p.stem for p in out.glob("*.wav")} == good
     assert not list(out.glob(".*.tmp"))
-    # No progress bar in a pipe (a terminal gets one): stderr holds one line per bad item.
+    # No progress bar in a pipe (a terminal gets one): stderr holds one line per bad item,
+    # and one note that text went through the base voice for want of Tacotron2.
     assert "RTF" in said and "synth: item 'empty' (line 12) failed: empty text" in err
-    assert len(err.splitlines()) == 3 and "synth batch" not in err
+    lines = err.splitlines()
+    notes = [line for line in lines if line.startswith("synth: note: ")]
+    assert len(notes) == 1 and "synth models download tacotron2-characters-ljspeech" in notes[0]
+    assert len(lines) == 4 and "synth batch" not in err

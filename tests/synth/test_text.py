@@ -137,8 +137,10 @@ def test_espeak_sentence_audio(voice: EspeakVoice) -> None:
     spectrum = np.abs(np.fft.rfft(audio)) ** 2
     freqs = np.fft.rfftfreq(len(audio), 1 / voice.sample_rate)
     assert spectrum[(freqs > 80) & (freqs < 4000)].sum() > 0.8 * spectrum.sum()
-    # the same text again: the same length to within a few milliseconds
-    assert abs(len(voice.synthesize(text)) - len(audio)) < 0.005 * voice.sample_rate
+    # the same text again: the same length to within a few milliseconds (espeak-ng carries
+    # pitch-flutter state from the text spoken before: 40 calls after other texts spread over
+    # 11 ms, so the bound is 20 ms)
+    assert abs(len(voice.synthesize(text)) - len(audio)) < 0.02 * voice.sample_rate
 
 
 def test_espeak_rate_changes_length(voice: EspeakVoice) -> None:
