@@ -99,7 +99,7 @@ def main() -> int:
                 "torchaudio": SSLFeatureExtractor(ta_model, "wavlm")}
     wav = speech(args.data or default_speech_dir(), args.seconds)
 
-    print(f"\n| dtype | backend | s per s of audio | x real time | transformers / torchaudio |")
+    print("\n| dtype | backend | s per s of audio | x real time | transformers / torchaudio |")
     print("| --- | --- | ---: | ---: | ---: |")
     for name in args.dtypes:
         dtype = getattr(torch, name)

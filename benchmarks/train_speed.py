@@ -30,9 +30,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import copy
 import json
-import os
 import resource
 import statistics
 import subprocess

@@ -18,7 +18,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from tests.conftest import speechlike, tiny_config
+from tests.conftest import speechlike
 from tests.hostile import (assert_one_clean_line, can_mount, code_running_checkpoints,
                            files_under, fill, long_wav, python_module, run_child,
                            small_filesystem, wav_bytes, zip_bomb)

@@ -4,6 +4,7 @@ session, and a ``gradio_client`` connected to it."""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -33,6 +34,61 @@ class AppServer:
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
+
+
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--disable-dev-shm-usage"]
+
+# Every <audio> element under a component (Gradio's player keeps it in shadow roots).
+AUDIO_IN = """(id) => {
+  const found = [];
+  const walk = (root) => root.querySelectorAll('*').forEach((el) => {
+    if (el.tagName === 'AUDIO') found.push(el);
+    if (el.shadowRoot) walk(el.shadowRoot);
+  });
+  walk(document.getElementById(id));
+  return found.map((a) => ({src: a.currentSrc || a.src, duration: a.duration,
+                            ready: a.readyState, error: a.error ? a.error.code : null}));
+}"""
+
+# Fetch a URL from the page and report its status, size and first bytes.
+FETCH = """async (url) => {
+  const r = await fetch(url);
+  const b = new Uint8Array(await r.arrayBuffer());
+  return {status: r.status, size: b.length, head: String.fromCharCode(...b.slice(0, 4))};
+}"""
+
+
+def chromium_path() -> str:
+    path = os.environ.get("HIFISYNTH_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(path).is_file():
+        pytest.fail("the browser test needs Chromium: apt-get install chromium (Debian), or set "
+                    "HIFISYNTH_CHROMIUM to a Chromium binary; HIFISYNTH_SKIP_BROWSER=1 skips "
+                    "this test", pytrace=False)
+    return path
+
+
+@pytest.fixture
+def browser_page(tmp_path):
+    if os.environ.get("HIFISYNTH_SKIP_BROWSER") == "1":
+        pytest.skip("HIFISYNTH_SKIP_BROWSER=1")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("the browser test needs Playwright: pip install -e '.[test]' (the Python "
+                    "package only; it drives the system Chromium)", pytrace=False)
+    executable = chromium_path()
+    with sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=executable, headless=True,
+            args=CHROMIUM_FLAGS, viewport={"width": 1280, "height": 1000})
+        try:
+            page = context.new_page()
+            page.set_default_timeout(60_000)
+            yield page
+        finally:
+            context.close()
 
 
 def compressed_clips(folder: Path, seconds: float = 1.5, rate: int = 22050) -> dict[str, Path]:

@@ -11,7 +11,6 @@ import pytest
 from tests.synth.service_models import SR
 from tests.app.conftest import start_app, stop_app
 from tests.app.test_app_api import app_error, predict, read
-from tests.app.test_browser import browser_page  # noqa: F401 - fixture
 from tests.conftest import BROKEN_SYMBOL, speechlike, write_wav
 
 EXPECTED = ("SSL feature extraction (voice conversion) needs torchaudio, and torchaudio 2.11.1 "

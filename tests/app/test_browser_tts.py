@@ -14,8 +14,7 @@ import pytest
 from PIL import Image
 
 from synth.models import ModelCache, ModelRegistry
-from tests.app.conftest import AppServer, choose, start_app, stop_app
-from tests.app.test_browser import AUDIO_IN, FETCH, browser_page  # noqa: F401 - the fixture
+from tests.app.conftest import AUDIO_IN, FETCH, AppServer, choose, start_app, stop_app
 from tests.conftest import speechlike, write_wav
 from tests.synth.pipeline_models import (registry_file, save_tiny_mel_vocoder,
                                          save_tiny_vc_models)

@@ -14,7 +14,6 @@ import time
 import pytest
 
 from tests.app.conftest import compressed_clips, start_app, stop_app
-from tests.app.test_browser import browser_page  # noqa: F401 - fixture
 
 TOAST = "[data-testid='toast-text']"
 

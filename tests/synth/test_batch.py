@@ -129,7 +129,7 @@ def test_sharded_runs_share_one_job(synth, tmp_path) -> None:
 # ----------------------------------------------------------------------------- running
 
 def test_mixed_manifest_bad_items_resume(synth, tmp_path) -> None:
-    src = write_wav(tmp_path / "clips" / "src.wav", speechlike(0.7, SR), SR)
+    write_wav(tmp_path / "clips" / "src.wav", speechlike(0.7, SR), SR)
     (tmp_path / "clips" / "broken.wav").write_bytes(b"RIFF\x00\x00not really a wav")
     (tmp_path / "voice.txt").write_text("not a voice")
     manifest = tmp_path / "m.jsonl"

@@ -5,7 +5,6 @@ batch sources go through the mel it expects, batches padded with that mel's sile
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest

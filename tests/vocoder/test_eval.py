@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from tests.vocoder.trainkit import speechlike, tiny_config, write_config
+from tests.vocoder.trainkit import speechlike, tiny_config
 from vocoder.checkpoint import save_generator
 from vocoder.config import HiFiGANConfig
 from vocoder.evaluate import mrstft_distance, score

@@ -8,7 +8,6 @@ import hashlib
 import io
 import json
 import os
-import tarfile
 from pathlib import Path
 
 import pytest

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import warnings
 from pathlib import Path
 
@@ -165,7 +166,6 @@ def run_vocoder(*args, timeout: float = 300,
     """``python -m vocoder args...`` in a fresh process with this checkout first on the path
     (in ``env``, default this process's environment)."""
     import os
-    import subprocess
     import sys
 
     env = dict(os.environ if env is None else env, PYTHONPATH=str(REPO))

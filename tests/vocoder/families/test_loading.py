@@ -18,7 +18,7 @@ from tests.reference.published_hifigan import attr_config
 from tests.vocoder.families.layouts import speechbrain_files
 from vocoder.checkpoint import (CheckpointError, detect_family, family_names, load_vocoder,
                                 read_checkpoint, save_converted)
-from vocoder.config import ConfigError, GeneratorConfig, HiFiGANConfig
+from vocoder.config import ConfigError, GeneratorConfig
 from vocoder.generator import HiFiGANGenerator
 from vocoder.mel import MEL_PRESETS, CenteredLogMel, HiFiGANMel, mel_preset
 from vocoder.train import Trainer, TrainOptions
