@@ -19,7 +19,8 @@ from synth.knnvc import (KnnVC, KnnVCConfig, MatchingSet, MatchingSetError, buil
                          knn_regress)
 from vocoder.errors import HifisynthError
 
-from .tiny import TINY_DIM, speechlike, tiny_generator, tiny_model
+from .tiny import (TINY_DIM, check_padded_batch_equals_one_by_one, frames_for, speechlike,
+                   tiny_generator, tiny_model)
 
 transformers = pytest.importorskip("transformers")
 
@@ -39,10 +40,6 @@ def hf_dir(tmp_path_factory):
         return made[arch]
 
     return get
-
-
-def frames_for(samples: int) -> int:
-    return (samples - 400) // 320 + 1
 
 
 def one_line_error(excinfo) -> str:
@@ -73,18 +70,7 @@ def test_layers_equal_transformers_hidden_states(hf_dir, arch):
 
 @pytest.mark.parametrize("arch", ARCHS)
 def test_padded_batch_equals_one_by_one(hf_dir, arch):
-    ext = load_hf_extractor(hf_dir(arch))
-    lengths = [16000, 11111, 4000, 400]
-    batch = torch.zeros(len(lengths), max(lengths))
-    for i, n in enumerate(lengths):
-        batch[i, :n] = torch.from_numpy(speechlike(n / 16000, seed=i))
-    batch[2, 4000:] = 0.7  # garbage in the padding must not matter
-    feats, flen = ext.extract(batch, torch.tensor(lengths), 2)
-    assert flen.tolist() == [frames_for(n) for n in lengths] == [49, 34, 12, 1]
-    for i, n in enumerate(lengths):
-        single = ext.extract_list([batch[i, :n]], 2)[0]
-        torch.testing.assert_close(feats[i, :flen[i]], single, atol=2e-5, rtol=1e-5)
-        assert feats[i, flen[i]:].abs().max().item() == 0.0 if flen[i] < 49 else True
+    check_padded_batch_equals_one_by_one(load_hf_extractor(hf_dir(arch)))
 
 
 def make_attention_local(model, radius: int = 3):

@@ -102,3 +102,26 @@ def make_attention_local(model: Wav2Vec2Model, radius: int = 3) -> Wav2Vec2Model
                 att.v_proj.weight.zero_()
                 att.v_proj.bias.zero_()
     return model
+
+
+def frames_for(samples: int) -> int:
+    """Frames of a wav2vec2-style encoder (window 400, stride 320) over ``samples``."""
+    return (samples - 400) // 320 + 1
+
+
+def check_padded_batch_equals_one_by_one(ext, layer: int = 2) -> None:
+    """A padded batch of four lengths (garbage in one's padding) gives each item's features
+    alone, and zeros past each item's frames: what every feature-extractor backend promises."""
+    lengths = [16000, 11111, 4000, 400]
+    batch = torch.zeros(len(lengths), max(lengths))
+    for i, n in enumerate(lengths):
+        batch[i, :n] = torch.from_numpy(speechlike(n / 16000, seed=i))
+    batch[2, 4000:] = 0.7  # garbage in the padding must not matter
+    feats, flen = ext.extract(batch, torch.tensor(lengths), layer)
+    assert flen.tolist() == [frames_for(n) for n in lengths] == [49, 34, 12, 1]
+    assert feats.shape[:2] == (4, 49)
+    for i, n in enumerate(lengths):
+        single, _ = ext.extract(batch[i:i + 1, :n], None, layer)
+        torch.testing.assert_close(feats[i, :flen[i]], single[0], atol=2e-5, rtol=1e-5)
+        if flen[i] < 49:
+            assert feats[i, flen[i]:].abs().max().item() == 0.0
